@@ -1,0 +1,205 @@
+"""The agent's SQLite state, through sqlite-utils: raw readings and the order outbox.
+
+Raw readings stay on the device. An order is written here before it is ever sent, and
+stays ``queued`` until the bridge confirms it, so a power cut can neither lose it nor,
+since it keeps its ``request_id``, make the bridge place it twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from edge_agent.clock import isoformat_z
+from edge_agent.core import OrderDecision
+from edge_agent.policy import LinePlan
+from edge_agent.protocol import FINAL_STATUSES, Reading
+
+#: Local status of an order the bridge has not confirmed yet.
+QUEUED = "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """An order as the outbox holds it."""
+
+    decision: OrderDecision
+    status: str
+    bridge_order_id: str | None
+    attempts: int
+    last_error: str | None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status != QUEUED
+
+
+class AgentStore:
+    """Readings and orders of one household's agent.
+
+    ``AgentStore("agent.db")`` opens a file (in WAL mode); ``AgentStore(memory=True)``
+    an in-memory database for tests.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, memory: bool = False) -> None:
+        if (path is None) == (not memory):
+            raise ValueError("give AgentStore a path or memory=True, not both")
+        self.db = sqlite_utils.Database(memory=True) if memory else sqlite_utils.Database(path)
+        if not memory:
+            self.db.enable_wal()
+        self._create()
+
+    def _create(self) -> None:
+        readings = self.db.table("readings")
+        if not readings.exists():
+            readings.create(
+                {
+                    "id": int,
+                    "ts": str,
+                    "device": str,
+                    "item": str,
+                    "value": float,
+                    "unit": str,
+                    "seq": int,
+                },
+                pk="id",
+            )
+            readings.create_index(["item", "ts"])
+        orders = self.db.table("orders")
+        if not orders.exists():
+            orders.create(
+                {
+                    "request_id": str,
+                    "created_at": str,
+                    "lines": str,
+                    "explanation": str,
+                    "status": str,
+                    "bridge_order_id": str,
+                    "attempts": int,
+                    "last_error": str,
+                    "updated_at": str,
+                },
+                pk="request_id",
+                not_null={"created_at", "lines", "status"},
+            )
+
+    # --- readings -----------------------------------------------------------------
+
+    def add_reading(self, device: str, item: str, reading: Reading) -> None:
+        self.db.table("readings").insert(
+            {
+                "ts": isoformat_z(reading.ts),
+                "device": device,
+                "item": item,
+                "value": reading.value,
+                "unit": reading.unit,
+                "seq": reading.seq,
+            }
+        )
+
+    def readings_since(self, since: datetime) -> Iterator[tuple[str, Reading]]:
+        """Stored readings at or after ``since``, oldest first, as (item, reading)."""
+        rows = self.db.query(
+            "select item, ts, value, unit, seq from readings where ts >= ? order by ts, id",
+            [isoformat_z(since)],
+        )
+        for row in rows:
+            reading = Reading(
+                ts=datetime.fromisoformat(row["ts"]),
+                value=row["value"],
+                unit=row["unit"],
+                seq=row["seq"],
+            )
+            yield row["item"], reading
+
+    # --- orders -------------------------------------------------------------------
+
+    def save_order(self, decision: OrderDecision, now: datetime) -> None:
+        """Write a new order to the outbox. Saving the same ``request_id`` twice is an error."""
+        lines = [
+            {"item": x.item, "packs": x.packs, "explanation": x.explanation} for x in decision.lines
+        ]
+        self.db.table("orders").insert(
+            {
+                "request_id": decision.request_id,
+                "created_at": isoformat_z(decision.created_at),
+                "lines": json.dumps(lines),
+                "explanation": decision.explanation,
+                "status": QUEUED,
+                "bridge_order_id": None,
+                "attempts": 0,
+                "last_error": None,
+                "updated_at": isoformat_z(now),
+            }
+        )
+
+    def record_attempt(self, request_id: str, error: str, now: datetime) -> None:
+        """Count a failed send; the order stays queued and will be sent again."""
+        self.db.execute(
+            "update orders set attempts = attempts + 1, last_error = ?, updated_at = ?"
+            " where request_id = ?",
+            [error, isoformat_z(now), request_id],
+        )
+
+    def confirm(self, request_id: str, bridge_order_id: str, status: str, now: datetime) -> None:
+        """The bridge has the order: it will not be sent again.
+
+        A status that a downlink update already moved past ``queued`` is kept.
+        """
+        self.db.execute(
+            "update orders set status = case when status = 'queued' then ? else status end,"
+            " bridge_order_id = ?, attempts = attempts + 1,"
+            " last_error = null, updated_at = ? where request_id = ?",
+            [status, bridge_order_id, isoformat_z(now), request_id],
+        )
+
+    def set_status(self, request_id: str, status: str, now: datetime) -> None:
+        self.db.execute(
+            "update orders set status = ?, updated_at = ? where request_id = ?",
+            [status, isoformat_z(now), request_id],
+        )
+
+    def request_id_for(self, bridge_order_id: str) -> str | None:
+        rows = list(
+            self.db.query(
+                "select request_id from orders where bridge_order_id = ?", [bridge_order_id]
+            )
+        )
+        return rows[0]["request_id"] if rows else None
+
+    def orders(self, *, queued_only: bool = False, open_only: bool = False) -> list[StoredOrder]:
+        """Orders oldest first; ``queued_only`` for the outbox, ``open_only`` for unfinished."""
+        result = []
+        for row in self.db.query("select * from orders order by created_at, request_id"):
+            if queued_only and row["status"] != QUEUED:
+                continue
+            if open_only and row["status"] in FINAL_STATUSES:
+                continue
+            result.append(_order_from_row(row))
+        return result
+
+
+def _order_from_row(row: dict[str, object]) -> StoredOrder:
+    lines = tuple(
+        LinePlan(item=line["item"], packs=line["packs"], explanation=line["explanation"])
+        for line in json.loads(str(row["lines"]))
+    )
+    decision = OrderDecision(
+        request_id=str(row["request_id"]),
+        created_at=datetime.fromisoformat(str(row["created_at"])),
+        lines=lines,
+    )
+    bridge_id = row["bridge_order_id"]
+    error = row["last_error"]
+    return StoredOrder(
+        decision=decision,
+        status=str(row["status"]),
+        bridge_order_id=None if bridge_id is None else str(bridge_id),
+        attempts=int(str(row["attempts"] or 0)),
+        last_error=None if error is None else str(error),
+    )

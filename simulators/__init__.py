@@ -1,0 +1,1 @@
+"""Fakes of the world around Restock: households, their devices, a shop, and a broker."""

@@ -1,0 +1,38 @@
+"""Small item specs for unit tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+
+MILK = ItemSpec(
+    id="milk",
+    name="Milk",
+    device=Device.FRIDGE,
+    sensor=SensorKind.WEIGHT,
+    unit="g",
+    pack_size=1000,
+    capacity=4000,
+    lead_time_hours=LeadTime(24, 48),
+    price=1.2,
+    initial=3000,
+    shelf_life_days=10,
+    cycle_days=2.5,
+)
+
+COFFEE = ItemSpec(
+    id="coffee",
+    name="Coffee beans",
+    device=Device.COFFEE_MACHINE,
+    sensor=SensorKind.WEIGHT,
+    unit="g",
+    pack_size=1000,
+    capacity=2000,
+    lead_time_hours=LeadTime(48, 96),
+    price=12.0,
+    initial=1500,
+    cycle_days=12,
+)

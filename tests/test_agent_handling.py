@@ -1,0 +1,94 @@
+"""The agent service's message handling: bad input is logged and dropped, never raised."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+
+from edge_agent import protocol
+from edge_agent.bridge_client import BridgeClient
+from edge_agent.clock import SimulatedClock
+from edge_agent.mqtt_link import BrokerUrl
+from edge_agent.service import AgentService
+from edge_agent.store import AgentStore
+from edge_agent.webhooks import new_secret
+from tests.items import COFFEE, MILK, T0
+
+
+def make_service(store: AgentStore | None = None) -> AgentService:
+    clock = SimulatedClock(T0, speed=1.0)
+    return AgentService(
+        household="home",
+        device="agent",
+        items=[MILK, COFFEE],
+        broker=BrokerUrl("127.0.0.1", 1),
+        bridge=BridgeClient("http://127.0.0.1:1", household="home", device="agent",
+                            secret=new_secret()),
+        store=store or AgentStore(memory=True),
+        clock=clock,
+    )
+
+
+def reading(value: float, seq: int, ts=T0) -> bytes:
+    return protocol.encode(protocol.Reading(ts=ts, value=value, unit="g", seq=seq))
+
+
+MILK_TOPIC = protocol.reading_topic("home", "fridge", "milk")
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        (MILK_TOPIC, b"not json", "JSON is malformed"),
+        (MILK_TOPIC, b'{"ts": "2026-01-05T00:00:00Z", "value": "a", "unit": "g", "seq": 1}',
+         "at `$.value`"),
+        (MILK_TOPIC, b'{"ts": "2026-01-05T00:00:00", "value": 1, "unit": "g", "seq": 1}',
+         "timezone"),
+        (MILK_TOPIC, b'{"ts": "2026-01-05T00:00:00Z", "value": 1, "unit": "kg", "seq": 1}',
+         "measured in 'g'"),
+        (protocol.reading_topic("home", "fridge", "caviar"), reading(1, 1), "unknown item"),
+        (protocol.reading_topic("other", "fridge", "milk"), reading(1, 1), "not ours"),
+        ("restock/v1/home/fridge/milk/reading/extra", reading(1, 1), "matches no topic"),
+        (protocol.availability_topic("home", "fridge"), b"maybe", "expected online or offline"),
+        (protocol.order_update_topic("home", "ord_x"), b"{}", "missing required field"),
+        (MILK_TOPIC, reading(1, 1, ts=T0 + timedelta(days=1)), "ahead of the agent's clock"),
+    ],
+)
+def test_bad_message_is_logged_with_reason_and_dropped(
+    topic: str, payload: bytes, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each kind of bad input is dropped with a log line that says what was wrong."""
+    service = make_service()
+    with caplog.at_level(logging.WARNING):
+        service.handle(topic, payload)
+    assert reason in caplog.text
+    assert sum(service.dropped.values()) == 1
+    assert list(service.store.readings_since(T0 - timedelta(days=1))) == []
+
+
+def test_good_reading_after_bad_one_is_used() -> None:
+    """A bad message does not stall the ones after it."""
+    service = make_service()
+    service.handle(MILK_TOPIC, b"\xff\xfe")
+    service.handle(MILK_TOPIC, reading(2500, 2))
+    estimate = service.brain.estimators["milk"].estimate
+    assert estimate is not None
+    assert estimate.level == 2500
+    assert [item for item, _ in service.store.readings_since(T0)] == ["milk"]
+
+
+def test_order_is_stored_before_sending_and_survives_restart(tmp_path) -> None:
+    """A decided order is in SQLite, queued, before any send; a restart keeps it in flight."""
+    path = tmp_path / "agent.db"
+    service = make_service(AgentStore(path))
+    service.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), reading(0, 1))
+    queued = service.store.orders(queued_only=True)
+    assert [line.item for line in queued[0].decision.lines] == ["coffee"]
+
+    restarted = make_service(AgentStore(path))
+    assert [order.request_id for order in restarted.brain.open_orders] == [
+        queued[0].decision.request_id
+    ]
+    assert restarted.decide(restarted.clock.now()) is None

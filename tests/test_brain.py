@@ -1,0 +1,138 @@
+"""The sans-I/O brain: forecasts, reorder decisions and their explanations."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from edge_agent.core import Brain
+from edge_agent.forecast import forecast
+from edge_agent.protocol import Reading
+from tests.items import COFFEE, MILK, T0
+
+
+def run_household(
+    brain: Brain, days: int, daily: dict[str, float], seed: int = 1
+) -> tuple[dict[str, float], list[tuple[object, str, int]]]:
+    """Hourly readings of a steady household; every delivery takes the longest lead time.
+
+    Returns hours out of stock per item and the orders placed.
+    """
+    rng = random.Random(seed)
+    stock = {item_id: brain.items[item_id].initial for item_id in daily}
+    arrivals: list[tuple[object, str, float]] = []
+    out = dict.fromkeys(daily, 0.0)
+    orders = []
+    seq = 0
+    for hour in range(1, days * 24 + 1):
+        now = T0 + timedelta(hours=hour)
+        for when, item_id, quantity in [a for a in arrivals if a[0] <= now]:
+            stock[item_id] += quantity
+            arrivals.remove((when, item_id, quantity))
+        for item_id, per_day in daily.items():
+            stock[item_id] = max(0.0, stock[item_id] - rng.uniform(0, 2 * per_day / 24))
+            out[item_id] += stock[item_id] == 0
+            seq += 1
+            reading = Reading(ts=now, value=round(stock[item_id]), unit="g", seq=seq)
+            brain.observe(item_id, reading, now)
+        decision = brain.decide(now)
+        if decision is not None:
+            for line in decision.lines:
+                orders.append((now, line.item, line.packs))
+                item = brain.items[line.item]
+                arrival = now + timedelta(hours=item.lead_time_hours.max)
+                arrivals.append((arrival, line.item, line.packs * item.pack_size))
+    return out, orders
+
+
+def test_steady_household_never_runs_out() -> None:
+    """With the longest lead time every time, a steady household is never out of stock."""
+    brain = Brain("h", [MILK, COFFEE])
+    out, orders = run_household(brain, days=40, daily={"milk": 400, "coffee": 80})
+    assert out == {"milk": 0, "coffee": 0}
+    assert orders
+
+
+def test_no_second_order_while_one_is_on_its_way() -> None:
+    """Once an item is ordered, later decisions do not order it again before it arrives."""
+    brain = Brain("h", [MILK])
+    now = T0
+    first = None
+    for hour in range(0, 130):
+        now = T0 + timedelta(hours=hour)
+        brain.observe("milk", Reading(ts=now, value=3000 - 17 * hour, unit="g", seq=hour), now)
+        first = first or brain.decide(now)
+    assert first is not None
+    later = now + timedelta(hours=1)
+    brain.observe("milk", Reading(ts=later, value=3000 - 17 * 131, unit="g", seq=131), later)
+    assert brain.decide(later) is None
+
+
+def test_order_respects_shelf_life() -> None:
+    """Milk that keeps 10 days is never ordered beyond what is drunk in 90% of that."""
+    brain = Brain("h", [MILK])
+    out, orders = run_household(brain, days=30, daily={"milk": 150})
+    assert orders
+    # 150 g/day over 9 usable days is 1350 g: one pack at a time, never a second one.
+    assert all(packs == 1 for _, _, packs in orders)
+
+
+def test_explanation_names_level_rate_run_out_and_lead_time() -> None:
+    """Every order says why, in one sentence, with the figures behind it."""
+    brain = Brain("h", [COFFEE])
+    now = T0
+    decision = None
+    for hour in range(0, 24 * 16):
+        now = T0 + timedelta(hours=hour)
+        level = 1500 - 80 * hour / 24
+        brain.observe("coffee", Reading(ts=now, value=level, unit="g", seq=hour), now)
+        decision = brain.decide(now)
+        if decision is not None:
+            break
+    assert decision is not None
+    text = decision.explanation
+    assert "g left" in text
+    assert "g/day" in text
+    assert "runs out around" in text
+    assert "lead time 48-96 h" in text
+    assert text.count(".") <= 2 and text.endswith(".")
+
+
+def test_forecast_quantiles_are_ordered() -> None:
+    """P10 comes before P50, which comes before P90."""
+    brain = Brain("h", [COFFEE])
+    rng = random.Random(3)
+    level = 1800.0
+    for hour in range(0, 24 * 6):
+        now = T0 + timedelta(hours=hour)
+        level -= rng.uniform(0, 7)
+        brain.observe("coffee", Reading(ts=now, value=level, unit="g", seq=hour), now)
+    run_out = forecast(brain.estimators["coffee"], now)
+    assert run_out is not None
+    assert run_out.p10 < run_out.p50 < run_out.p90
+    assert 60 < run_out.rate_per_day < 100
+
+
+def test_empty_item_is_ordered_even_without_a_rate() -> None:
+    """An item that reads zero is due at once, though nothing was seen being used."""
+    item = COFFEE
+    brain = Brain("h", [item])
+    for hour in range(0, 3):
+        now = T0 + timedelta(hours=hour)
+        brain.observe("coffee", Reading(ts=now, value=0, unit="g", seq=hour), now)
+    decision = brain.decide(now)
+    assert decision is not None
+    assert [line.item for line in decision.lines] == ["coffee"]
+
+
+def test_refused_order_is_not_retried_at_once() -> None:
+    """After the bridge refuses an order, the item waits before being ordered again."""
+    brain = Brain("h", [COFFEE])
+    for hour in range(0, 3):
+        now = T0 + timedelta(hours=hour)
+        brain.observe("coffee", Reading(ts=now, value=0, unit="g", seq=hour), now)
+    decision = brain.decide(now)
+    assert decision is not None
+    brain.update_status(decision.request_id, "rejected", now)
+    assert brain.decide(now + timedelta(hours=1)) is None
+    assert brain.decide(now + timedelta(days=1, hours=1)) is not None
