@@ -9,13 +9,11 @@ from typing import Self
 
 import aiohttp
 
+from cloud_bridge.payloads import MAX_EXPLANATION
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.core import OrderDecision
 from edge_agent.errors import BridgeError
-from edge_agent.webhooks import sign
-
-HOUSEHOLD_HEADER = "restock-household"
-DEVICE_HEADER = "restock-device"
+from edge_agent.webhooks import DEVICE_HEADER, HOUSEHOLD_HEADER, sign
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +75,7 @@ class BridgeClient:
         body = json.dumps(
             {
                 "lines": [{"item": line.item, "packs": line.packs} for line in decision.lines],
-                "explanation": decision.explanation,
+                "explanation": _clip(decision.explanation, MAX_EXPLANATION),
             }
         ).encode()
         headers = sign(self._secret, decision.request_id, self._signing_clock.now(), body)
@@ -106,3 +104,8 @@ class BridgeClient:
             return PlacedOrder(order_id=str(data["order_id"]), status=str(data["status"]))
         except (KeyError, TypeError):
             raise BridgeError("bridge answer lacks order_id or status") from None
+
+
+def _clip(text: str, limit: int) -> str:
+    # The bridge's limit; the agent keeps the full text in its own store.
+    return text if len(text) <= limit else text[: limit - 1] + "…"

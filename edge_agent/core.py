@@ -39,7 +39,7 @@ class OrderDecision:
 
     @property
     def explanation(self) -> str:
-        return "Ordered because " + "; ".join(line.explanation for line in self.lines) + "."
+        return "Ordering because " + "; ".join(line.explanation for line in self.lines) + "."
 
 
 @dataclass(slots=True)
@@ -154,17 +154,15 @@ class Brain:
             if run_out is None:
                 continue
             if is_due(item, run_out, now, self.settings):
-                reason = "order now so it arrives in time"
+                reason = "due now to arrive in time"
                 if coming:
                     reason = f"the {coming:g} {item.unit} on the way will not last"
                 due.append(plan_line(item, run_out, coming, self.settings, reason=reason))
-            elif coming == 0 and is_due(
-                item, run_out, now + self.settings.consolidate, self.settings
-            ):
+            elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
                 soon.append((item, run_out, coming))
         if not due:
             return None
-        reason = "added to a delivery that is coming anyway, as it would be due within days"
+        reason = f"joins this delivery as due within {self.settings.consolidate.days} days"
         lines = due + [plan_line(i, r, c, self.settings, reason=reason) for i, r, c in soon]
         decision = OrderDecision(
             request_id=f"{self.household}-{now.strftime('%Y%m%dT%H%M%S')}",

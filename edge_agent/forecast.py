@@ -82,11 +82,11 @@ def forecast(
         else 0.0
     )
     if history >= TRUST_HISTORY or (prior is None and history >= MIN_HISTORY):
-        rate, basis = measured, f"measured over {history.total_seconds() / 86400:.1f} days"
+        rate, basis = measured, f"{history.total_seconds() / 86400:.0f}-day average"
     elif prior is not None:
         weight = history / TRUST_HISTORY
         rate = weight * measured + (1 - weight) * prior
-        basis = f"stated {item.cycle_days:g}-day cycle blended with {weight:.0%} of measured use"
+        basis = f"stated {item.cycle_days:g}-day cycle, {weight:.0%} measured"
     else:
         rate, basis = 0.0, "too little history"
     level = estimate.level + extra_stock

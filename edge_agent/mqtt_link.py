@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +39,28 @@ class BrokerUrl:
         return f"mqtt://{self.host}:{self.port}"
 
 
+async def publish(
+    client: aiomqtt.Client,
+    topic: str,
+    payload: bytes,
+    *,
+    qos: int = 1,
+    retain: bool = False,
+    timeout: float = 10.0,
+) -> None:
+    """Publish and wait for the broker's acknowledgement; ``aiomqtt.MqttError`` if none.
+
+    The timeout is ours, not aiomqtt's: aiomqtt's uses ``asyncio.wait_for``, which on
+    Python 3.11 can swallow a cancellation that arrives just as the PUBACK does
+    (CPython gh-86296), leaving a task that ignores ``cancel()``.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await client.publish(topic, payload, qos=qos, retain=retain, timeout=math.inf)
+    except TimeoutError:
+        raise aiomqtt.MqttError(f"no acknowledgement for {topic} within {timeout}s") from None
+
+
 class MqttLink:
     """One connection to the broker, for one household's agent.
 
@@ -54,6 +78,7 @@ class MqttLink:
             qos=1,
             retain=True,
         )
+        self._timeout = timeout
         self._client = aiomqtt.Client(
             broker.host,
             broker.port,
@@ -79,11 +104,12 @@ class MqttLink:
 
     async def publish_status(self, *, now: datetime, pending_orders: int) -> None:
         status = protocol.AgentStatus(state="online", ts=now, pending_orders=pending_orders)
-        await self._client.publish(
+        await publish(
+            self._client,
             protocol.agent_status_topic(self.household),
             protocol.encode(status),
-            qos=1,
             retain=True,
+            timeout=self._timeout,
         )
 
     async def messages(self) -> AsyncIterator[tuple[str, bytes]]:

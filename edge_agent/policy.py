@@ -61,19 +61,19 @@ def plan_line(
     mean_lead_days = (item.lead_time_hours.min + item.lead_time_hours.max) / 2 / 24
     at_arrival = max(0.0, run_out.level + on_the_way - rate * mean_lead_days)
     room = item.capacity - at_arrival
-    wanted, limit = room, "to fill the store to capacity"
+    wanted, limit = room, "to fill up to capacity"
     if item.shelf_life_days is not None:
         usable = rate * item.shelf_life_days * settings.shelf_life_use - at_arrival
         if usable < wanted:
-            wanted, limit = usable, f"to use up within the {item.shelf_life_days:g}-day shelf life"
+            wanted, limit = usable, f"to use within its {item.shelf_life_days:g}-day shelf life"
     packs = max(1, math.floor(wanted / item.pack_size))
     if packs * item.pack_size > wanted:
-        limit = "as the smallest order possible"
+        limit = "as the smallest order"
     run_out_at = run_out.p50.strftime("%a %d %b %H:%M")
     explanation = (
-        f"{item.name}: {run_out.level:.0f} {item.unit} left, using {rate:.0f} {item.unit}/day"
-        f" ({run_out.basis}), runs out around {run_out_at} UTC; {reason}, lead time"
-        f" {item.lead_time_hours.min:g}-{item.lead_time_hours.max:g} h; {packs} pack"
-        f"{'s' if packs != 1 else ''} of {item.pack_size:g} {item.unit} {limit}"
+        f"{item.id} has {run_out.level:.0f} {item.unit} left at {rate:.0f} {item.unit}/day"
+        f" ({run_out.basis}), runs out ~{run_out_at} UTC, {reason} (lead time"
+        f" {item.lead_time_hours.min:g}-{item.lead_time_hours.max:g} h): {packs} x"
+        f" {item.pack_size:g} {item.unit} {limit}"
     )
     return LinePlan(item=item.id, packs=packs, explanation=explanation)

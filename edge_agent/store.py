@@ -102,6 +102,9 @@ class AgentStore:
             }
         )
 
+    def count_readings(self) -> int:
+        return self.db.table("readings").count
+
     def readings_since(self, since: datetime) -> Iterator[tuple[str, Reading]]:
         """Stored readings at or after ``since``, oldest first, as (item, reading)."""
         rows = self.db.query(

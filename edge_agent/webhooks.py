@@ -21,6 +21,9 @@ SECRET_PREFIX = "whsec_"
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
+#: Restock's own headers naming the signing device, so the bridge knows which key to use.
+HOUSEHOLD_HEADER = "restock-household"
+DEVICE_HEADER = "restock-device"
 #: Requests signed further than this from the receiver's clock are refused as stale.
 DEFAULT_TOLERANCE_SECONDS = 5 * 60
 

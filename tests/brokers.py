@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -14,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulators.embedded_broker import EmbeddedBroker
+from simulators.ports import free_port
+
+__all__ = ["BrokerAddress", "free_port", "run_amqtt", "run_mosquitto"]
 
 
 @dataclass(frozen=True)
@@ -27,24 +29,16 @@ class BrokerAddress:
         return f"mqtt://{self.host}:{self.port}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-async def _wait_listening(port: int, timeout: float) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.02)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
+async def _wait_listening(port: int) -> None:
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
 
 
 def mosquitto_binary() -> str | None:
@@ -66,21 +60,21 @@ async def run_mosquitto() -> AsyncIterator[BrokerAddress]:
             f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
             "max_queued_messages 100000\n"
         )
-        proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        proc = await asyncio.create_subprocess_exec(
+            binary, "-c", str(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            await _wait_listening(port, timeout=10)
+            async with asyncio.timeout(10):
+                await _wait_listening(port)
             yield BrokerAddress("mosquitto", "127.0.0.1", port)
         finally:
             proc.terminate()
             try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+                async with asyncio.timeout(5):
+                    await proc.wait()
+            except TimeoutError:
                 proc.kill()
-                proc.wait()
-            if proc.stderr is not None:
-                proc.stderr.close()
+                await proc.wait()
 
 
 @asynccontextmanager

@@ -24,8 +24,9 @@ def make_service(store: AgentStore | None = None) -> AgentService:
         device="agent",
         items=[MILK, COFFEE],
         broker=BrokerUrl("127.0.0.1", 1),
-        bridge=BridgeClient("http://127.0.0.1:1", household="home", device="agent",
-                            secret=new_secret()),
+        bridge=BridgeClient(
+            "http://127.0.0.1:1", household="home", device="agent", secret=new_secret()
+        ),
         store=store or AgentStore(memory=True),
         clock=clock,
     )
@@ -42,12 +43,21 @@ MILK_TOPIC = protocol.reading_topic("home", "fridge", "milk")
     ("topic", "payload", "reason"),
     [
         (MILK_TOPIC, b"not json", "JSON is malformed"),
-        (MILK_TOPIC, b'{"ts": "2026-01-05T00:00:00Z", "value": "a", "unit": "g", "seq": 1}',
-         "at `$.value`"),
-        (MILK_TOPIC, b'{"ts": "2026-01-05T00:00:00", "value": 1, "unit": "g", "seq": 1}',
-         "timezone"),
-        (MILK_TOPIC, b'{"ts": "2026-01-05T00:00:00Z", "value": 1, "unit": "kg", "seq": 1}',
-         "measured in 'g'"),
+        (
+            MILK_TOPIC,
+            b'{"ts": "2026-01-05T00:00:00Z", "value": "a", "unit": "g", "seq": 1}',
+            "at `$.value`",
+        ),
+        (
+            MILK_TOPIC,
+            b'{"ts": "2026-01-05T00:00:00", "value": 1, "unit": "g", "seq": 1}',
+            "timezone",
+        ),
+        (
+            MILK_TOPIC,
+            b'{"ts": "2026-01-05T00:00:00Z", "value": 1, "unit": "kg", "seq": 1}',
+            "measured in 'g'",
+        ),
         (protocol.reading_topic("home", "fridge", "caviar"), reading(1, 1), "unknown item"),
         (protocol.reading_topic("other", "fridge", "milk"), reading(1, 1), "not ours"),
         ("restock/v1/home/fridge/milk/reading/extra", reading(1, 1), "matches no topic"),

@@ -18,7 +18,7 @@ async def test_broker_delivers_last_will_retained(broker: BrokerAddress) -> None
     client = aiomqtt.Client(broker.host, broker.port, identifier="dying", will=will)
     await client.__aenter__()
     # Drop the socket without DISCONNECT, as a power cut would.
-    client._client._sock_close()  # noqa: SLF001
+    client._client._sock_close()
     await asyncio.sleep(0.2)
     async with aiomqtt.Client(broker.host, broker.port, identifier="watcher") as watcher:
         await watcher.subscribe(topic, qos=1)

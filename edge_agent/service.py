@@ -1,0 +1,225 @@
+"""The running agent: MQTT in, SQLite state, HTTP out, around the sans-I/O brain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import aiomqtt
+
+from edge_agent import protocol
+from edge_agent.bridge_client import BridgeClient
+from edge_agent.catalog import ItemSpec
+from edge_agent.clock import Clock, SystemClock
+from edge_agent.config import AgentConfig
+from edge_agent.core import Brain, OrderDecision, ReadingRejected
+from edge_agent.errors import BridgeError, ProtocolError
+from edge_agent.estimator import HISTORY
+from edge_agent.mqtt_link import BrokerUrl, MqttLink
+from edge_agent.policy import PolicySettings
+from edge_agent.store import AgentStore
+
+log = logging.getLogger(__name__)
+
+#: Bridge answers that will not change however often the order is resent.
+PERMANENT_REFUSALS = frozenset({400, 404, 409, 413, 422})
+TICK = timedelta(minutes=15)
+RETRY_FIRST = timedelta(seconds=30)
+RETRY_MAX = timedelta(hours=1)
+
+
+class AgentService:
+    """One household's agent. :meth:`handle` is the single entry for MQTT messages."""
+
+    def __init__(
+        self,
+        *,
+        household: str,
+        device: str,
+        items: Iterable[ItemSpec],
+        broker: BrokerUrl,
+        bridge: BridgeClient,
+        store: AgentStore,
+        clock: Clock,
+        network_clock: Clock | None = None,
+        settings: PolicySettings | None = None,
+    ) -> None:
+        self.household = household
+        self.device = device
+        self.broker = broker
+        self.bridge = bridge
+        self.store = store
+        self.clock = clock
+        # Reconnect delays are about the network, so they run in real time.
+        self._network_clock = network_clock or SystemClock()
+        self.brain = Brain(household, items, settings)
+        self.dropped: Counter[str] = Counter()
+        self.online: dict[str, bool] = {}
+        self._wake_outbox = asyncio.Event()
+        #: Set while the agent is connected and subscribed to its household.
+        self.connected = asyncio.Event()
+        self._link: MqttLink | None = None
+        self._restore()
+
+    @classmethod
+    def from_config(
+        cls, config: AgentConfig, *, clock: Clock, signing_clock: Clock | None = None
+    ) -> AgentService:
+        agent = config.agent
+        return cls(
+            household=agent.household,
+            device=agent.device,
+            items=config.items,
+            broker=BrokerUrl.parse(agent.broker),
+            bridge=BridgeClient(
+                agent.bridge_url,
+                household=agent.household,
+                device=agent.device,
+                secret=agent.secret,
+                signing_clock=signing_clock,
+            ),
+            store=AgentStore(agent.database),
+            clock=clock,
+            network_clock=signing_clock,
+        )
+
+    def _restore(self) -> None:
+        """Rebuild the brain from the readings and orders kept on disk."""
+        now = self.clock.now()
+        for item, reading in self.store.readings_since(now - HISTORY):
+            try:
+                self.brain.observe(item, reading, now)
+            except ReadingRejected:
+                continue  # the catalog changed since; the reading no longer applies
+        for order in self.store.orders(open_only=True):
+            self.brain.track(order.decision, order.status)
+        if self.store.orders(queued_only=True):
+            self._wake_outbox.set()
+
+    # --- MQTT in ------------------------------------------------------------------
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """Process one MQTT message. Bad input is logged and dropped, never raised."""
+        try:
+            self._dispatch(protocol.parse_topic(topic), payload)
+        except (ProtocolError, ReadingRejected) as exc:
+            self.dropped[type(exc).__name__] += 1
+            log.warning("dropped message on %s: %s", topic, exc)
+        except Exception:
+            self.dropped["internal"] += 1
+            log.exception("failed to process message on %s; dropped it", topic)
+
+    def _dispatch(self, topic: protocol.Topic, payload: bytes) -> None:
+        now = self.clock.now()
+        match topic:
+            case protocol.ReadingTopic(household=household) if household != self.household:
+                raise ProtocolError(f"reading for household {household!r}, not ours")
+            case protocol.ReadingTopic(device=device, item=item):
+                reading = protocol.decode_reading(payload)
+                self.brain.observe(item, reading, now)
+                self.store.add_reading(device, item, reading)
+                self.decide(now)
+            case protocol.AvailabilityTopic(device=device):
+                self.online[device] = protocol.decode_availability(payload)
+                log.info("device %s is %s", device, "online" if self.online[device] else "offline")
+            case protocol.OrderUpdateTopic(order_id=order_id):
+                self._apply_update(order_id, protocol.decode_order_update(payload), now)
+            case protocol.AgentStatusTopic():
+                pass  # our own retained status, echoed back
+
+    def _apply_update(self, order_id: str, update: protocol.OrderUpdate, now: datetime) -> None:
+        request_id = update.request_id or self.store.request_id_for(order_id)
+        if request_id is None:
+            raise ProtocolError(f"order update for {order_id!r}, which this agent did not place")
+        self.store.set_status(request_id, update.status, now)
+        self.brain.update_status(request_id, update.status, now)
+        log.info("order %s is %s", order_id, update.status)
+
+    def decide(self, now: datetime) -> OrderDecision | None:
+        """Ask the brain; persist any order before anything tries to send it."""
+        decision = self.brain.decide(now)
+        if decision is not None:
+            self.store.save_order(decision, now)
+            log.info("order %s: %s", decision.request_id, decision.explanation)
+            self._wake_outbox.set()
+        return decision
+
+    # --- running ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until cancelled: listen, decide on a tick, and drain the outbox."""
+        async with self.bridge, asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._listen())
+            tasks.create_task(self._tick())
+            tasks.create_task(self._drain_outbox())
+
+    async def _listen(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                async with MqttLink(self.broker, household=self.household) as link:
+                    self._link = link
+                    self.connected.set()
+                    delay = 1.0
+                    await self._publish_status()
+                    async for topic, payload in link.messages():
+                        self.handle(topic, payload)
+            except aiomqtt.MqttError as exc:
+                log.warning("MQTT link to %s lost (%s); retrying in %.0fs", self.broker, exc, delay)
+            finally:
+                self._link = None
+                self.connected.clear()
+            await self._network_clock.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    async def _publish_status(self) -> None:
+        if self._link is None:
+            return
+        try:
+            await self._link.publish_status(
+                now=self.clock.now(), pending_orders=len(self.brain.open_orders)
+            )
+        except aiomqtt.MqttError as exc:
+            log.warning("could not publish agent status: %s", exc)
+
+    async def _tick(self) -> None:
+        while True:
+            await self.clock.sleep(TICK.total_seconds())
+            self.decide(self.clock.now())
+            await self._publish_status()
+
+    async def _drain_outbox(self) -> None:
+        failures = 0
+        while True:
+            if not self.store.orders(queued_only=True):
+                await self._wake_outbox.wait()
+            self._wake_outbox.clear()
+            failures = failures + 1 if await self.send_queued() else 0
+            if failures:
+                backoff = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
+                await self.clock.sleep(backoff.total_seconds())
+
+    async def send_queued(self) -> bool:
+        """Send every queued order once; return whether any must be tried again."""
+        retry = False
+        for order in self.store.orders(queued_only=True):
+            request_id = order.decision.request_id
+            now = self.clock.now()
+            try:
+                placed = await self.bridge.place_order(order.decision)
+            except BridgeError as exc:
+                self.store.record_attempt(request_id, str(exc), now)
+                if exc.status in PERMANENT_REFUSALS:
+                    log.error("bridge refused order %s for good: %s", request_id, exc)
+                    self.store.set_status(request_id, "rejected", now)
+                    self.brain.update_status(request_id, "rejected", now)
+                else:
+                    log.warning("order %s not sent yet: %s", request_id, exc)
+                    retry = True
+                continue
+            self.store.confirm(request_id, placed.order_id, placed.status, now)
+            self.brain.update_status(request_id, placed.status, now)
+        return retry

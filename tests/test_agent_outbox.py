@@ -1,0 +1,110 @@
+"""The agent's outbox against a real bridge: an order is resent with one id until confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp import web
+
+from cloud_bridge.app import create_app
+from cloud_bridge.settings import BridgeSettings
+from cloud_bridge.store import Store
+from edge_agent import protocol
+from edge_agent.bridge_client import BridgeClient
+from edge_agent.clock import SimulatedClock, SystemClock
+from edge_agent.mqtt_link import BrokerUrl
+from edge_agent.service import AgentService
+from edge_agent.store import AgentStore
+from edge_agent.webhooks import new_secret
+from simulators.demo import serve
+from simulators.ports import free_port
+from tests.items import COFFEE, MILK, T0
+
+WAIT = 10
+
+
+class ShopInbox:
+    """A fake shop that records the webhook-ids of the orders it receives."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.received = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.ids.append(request.headers["webhook-id"])
+        self.received.set()
+        return web.json_response({"ok": True})
+
+
+@asynccontextmanager
+async def running_bridge(db: Path, port: int, inbox: ShopInbox) -> AsyncIterator[None]:
+    shop = web.Application()
+    shop.router.add_post("/orders", inbox.handle)
+    shop_port = free_port()
+    settings = BridgeSettings(
+        db_path=db,
+        shop_url=f"http://127.0.0.1:{shop_port}/orders",
+        shop_secret=new_secret(),
+        port=port,
+    )
+    async with serve(shop, shop_port), serve(create_app(settings, clock=SystemClock()), port):
+        yield
+
+
+def agent_for(store: AgentStore, port: int, secret: str) -> AgentService:
+    return AgentService(
+        household="home",
+        device="agent",
+        items=[MILK, COFFEE],
+        broker=BrokerUrl("127.0.0.1", 1),
+        bridge=BridgeClient(
+            f"http://127.0.0.1:{port}", household="home", device="agent", secret=secret
+        ),
+        store=store,
+        clock=SimulatedClock(T0, speed=1.0),
+    )
+
+
+def empty_coffee() -> bytes:
+    return protocol.encode(protocol.Reading(ts=T0, value=0, unit="g", seq=1))
+
+
+async def test_order_is_resent_with_the_same_id_until_the_bridge_confirms(
+    tmp_path: Path,
+) -> None:
+    """With the bridge down the order stays queued; once it is up, it is placed exactly once."""
+    db = tmp_path / "bridge.db"
+    with Store(db) as bridge_store:
+        secret = bridge_store.add_device("home", "agent", now=SystemClock().now())
+    port = free_port()
+    agent = agent_for(AgentStore(tmp_path / "agent.db"), port, secret)
+    agent.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), empty_coffee())
+    (queued,) = agent.store.orders(queued_only=True)
+
+    async with agent.bridge:
+        async with asyncio.timeout(WAIT):
+            assert await agent.send_queued() is True  # nobody listening yet
+        (still,) = agent.store.orders(queued_only=True)
+        assert still.attempts == 1
+        assert still.decision.request_id == queued.decision.request_id
+
+        inbox = ShopInbox()
+        async with running_bridge(db, port, inbox):
+            async with asyncio.timeout(WAIT):
+                assert await agent.send_queued() is False
+                await inbox.received.wait()
+            # A resend of the same order (say, the confirmation was lost) is harmless.
+            async with asyncio.timeout(WAIT):
+                placed = await agent.bridge.place_order(queued.decision)
+            await asyncio.sleep(0.2)  # give a wrongly forwarded duplicate time to show up
+
+    (confirmed,) = agent.store.orders()
+    assert confirmed.confirmed
+    assert confirmed.bridge_order_id == placed.order_id
+    assert inbox.ids == [placed.order_id]
+    with Store(db) as bridge_store:
+        rows = bridge_store.db.query("select order_id from orders")
+        assert [row["order_id"] for row in rows] == [placed.order_id]

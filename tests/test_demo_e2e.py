@@ -1,0 +1,44 @@
+"""The whole loop through a real broker: sensor → MQTT → agent → bridge → shop → delivery."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from simulators.demo import DemoSettings, run_demo
+from simulators.scenario import builtin_scenario
+from tests.brokers import BrokerAddress
+
+
+def short_demo(tmp_path: Path, days: int) -> Path:
+    """The shipped demo household, cut to ``days`` days."""
+    text = builtin_scenario("demo").read_text()
+    assert "days = 60" in text
+    path = tmp_path / "short.toml"
+    path.write_text(text.replace("days = 60", f"days = {days}"))
+    return path
+
+
+@pytest.mark.broker
+async def test_orders_flow_to_deliveries_that_sensors_see(
+    broker: BrokerAddress, tmp_path: Path
+) -> None:
+    """In 20 days, the agent orders, the shop delivers, and later readings show the refills."""
+    settings = DemoSettings(
+        scenario=short_demo(tmp_path, days=20),
+        broker=broker.url,
+        speed=200_000,
+        report=tmp_path / "report.html",
+        workdir=tmp_path,
+    )
+    async with asyncio.timeout(120):
+        result = await run_demo(settings)
+    assert result.orders > 0
+    assert result.deliveries > 0
+    assert result.deliveries_seen > 0
+    assert result.dropped == 0
+    report = (tmp_path / "report.html").read_text()
+    assert report.count("<svg") == len(result.scenario.items)
+    assert 'class="delivery"' in report
