@@ -9,19 +9,11 @@ from pathlib import Path
 from yarl import URL
 
 from cloud_bridge.errors import SettingsError
-from edge_agent.errors import SignatureError
+from edge_agent.errors import ConfigError, SignatureError
+from edge_agent.mqtt_link import BrokerUrl
 from edge_agent.webhooks import DEFAULT_TOLERANCE_SECONDS, secret_key
 
 MEMORY = ":memory:"
-DEFAULT_MQTT_PORT = 1883
-
-
-@dataclass(frozen=True, slots=True)
-class MqttAddress:
-    """Where the downlink broker listens."""
-
-    host: str
-    port: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +62,14 @@ class BridgeSettings:
                 f"shop secret is invalid: {exc} (expected whsec_ followed by base64)"
             ) from None
 
-    def mqtt_address(self) -> MqttAddress | None:
+    def mqtt_address(self) -> BrokerUrl | None:
         """The broker to publish order updates to, or ``None`` when MQTT is off."""
         if self.mqtt_url is None:
             return None
-        url = _parse_url("mqtt_url", self.mqtt_url)
-        if url.scheme != "mqtt" or not url.host:
-            raise SettingsError(f"mqtt_url must look like mqtt://host:1883, got {self.mqtt_url!r}")
-        return MqttAddress(url.host, url.explicit_port or DEFAULT_MQTT_PORT)
+        try:
+            return BrokerUrl.parse(self.mqtt_url)
+        except ConfigError as exc:
+            raise SettingsError(f"mqtt_url: {exc}") from None
 
 
 def _parse_url(name: str, value: str) -> URL:

@@ -141,9 +141,14 @@ class Brain:
     def open_orders(self) -> list[OrderDecision]:
         return [order.decision for order in self._open.values()]
 
-    def decide(self, now: datetime) -> OrderDecision | None:
-        """Return the order to place now, or ``None`` if nothing needs ordering."""
-        due: list[LinePlan] = []
+    def decide(self, now: datetime) -> list[OrderDecision]:
+        """Return the orders to place now: none, usually, or one per lead-time group.
+
+        Lines ordered together arrive together, as late as the slowest line. So an item
+        only shares an order whose longest lead time is no longer than its own: a due
+        item that is quick to deliver never waits for a slow one.
+        """
+        due: list[tuple[ItemSpec, LinePlan]] = []
         soon: list[tuple[ItemSpec, RunOut, float]] = []
         for item_id, estimator in self.estimators.items():
             if now < self._hold_until.get(item_id, now):
@@ -157,20 +162,31 @@ class Brain:
                 reason = "due now to arrive in time"
                 if coming:
                     reason = f"the {coming:g} {item.unit} on the way will not last"
-                due.append(plan_line(item, run_out, coming, self.settings, reason=reason))
+                due.append((item, plan_line(item, run_out, coming, self.settings, reason=reason)))
             elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
                 soon.append((item, run_out, coming))
-        if not due:
-            return None
+        groups: dict[float, list[LinePlan]] = {}
+        for item, line in due:
+            groups.setdefault(item.lead_time_hours.max, []).append(line)
         reason = f"joins this delivery as due within {self.settings.consolidate.days} days"
-        lines = due + [plan_line(i, r, c, self.settings, reason=reason) for i, r, c in soon]
-        decision = OrderDecision(
-            request_id=f"{self.household}-{now.strftime('%Y%m%dT%H%M%S')}",
-            created_at=now,
-            lines=tuple(lines),
-        )
-        self.track(decision)
-        return decision
+        for lead in sorted(groups):
+            joining = [entry for entry in soon if entry[0].lead_time_hours.max <= lead]
+            soon = [entry for entry in soon if entry[0].lead_time_hours.max > lead]
+            groups[lead] += [
+                plan_line(i, r, c, self.settings, reason=reason) for i, r, c in joining
+            ]
+        stamp = f"{self.household}-{now.strftime('%Y%m%dT%H%M%S')}"
+        decisions = [
+            OrderDecision(
+                request_id=stamp if n == 0 else f"{stamp}-{n + 1}",
+                created_at=now,
+                lines=tuple(groups[lead]),
+            )
+            for n, lead in enumerate(sorted(groups))
+        ]
+        for decision in decisions:
+            self.track(decision)
+        return decisions
 
     def _match_arrival(self, item_id: str, refill: Refill) -> None:
         item = self.items[item_id]

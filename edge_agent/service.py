@@ -138,14 +138,15 @@ class AgentService:
         self.brain.update_status(request_id, update.status, now)
         log.info("order %s is %s", order_id, update.status)
 
-    def decide(self, now: datetime) -> OrderDecision | None:
+    def decide(self, now: datetime) -> list[OrderDecision]:
         """Ask the brain; persist any order before anything tries to send it."""
-        decision = self.brain.decide(now)
-        if decision is not None:
+        decisions = self.brain.decide(now)
+        for decision in decisions:
             self.store.save_order(decision, now)
             log.info("order %s: %s", decision.request_id, decision.explanation)
+        if decisions:
             self._wake_outbox.set()
-        return decision
+        return decisions
 
     # --- running ------------------------------------------------------------------
 

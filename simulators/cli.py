@@ -65,10 +65,9 @@ def print_summary(result: DemoResult, seconds: float) -> None:
     click.echo(header)
     click.echo("-" * len(header))
     for row in result.rows:
-        lowest = f"{round(row.lowest, 1):g} {row.unit}"
         click.echo(
             f"{row.item:<14}{row.orders:>8}{row.deliveries:>12}"
-            f"{row.stockout_hours:>13.1f}{lowest:>16}"
+            f"{row.stockout_hours:>13.1f}{row.lowest_text:>16}"
         )
     if result.report is not None:
         click.echo(f"\nReport: {result.report.resolve()}")

@@ -35,6 +35,10 @@ class SummaryRow:
     lowest: float
     unit: str
 
+    @property
+    def lowest_text(self) -> str:
+        return f"{round(self.lowest, 1):g} {self.unit}"
+
 
 def _chart(timeline: ItemTimeline, start: datetime, end: datetime) -> str:
     span = max((end - start).total_seconds(), 1.0)
@@ -117,7 +121,7 @@ def render_report(
     """The whole report as one HTML document."""
     rows = "\n".join(
         f"<tr><td>{html.escape(r.item)}</td><td>{r.orders}</td><td>{r.deliveries}</td>"
-        f"<td>{r.stockout_hours:.1f}</td><td>{r.lowest:g} {html.escape(r.unit)}</td></tr>"
+        f"<td>{r.stockout_hours:.1f}</td><td>{html.escape(r.lowest_text)}</td></tr>"
         for r in summary
     )
     charts = "\n".join(

@@ -101,4 +101,4 @@ def test_order_is_stored_before_sending_and_survives_restart(tmp_path) -> None:
     assert [order.request_id for order in restarted.brain.open_orders] == [
         queued[0].decision.request_id
     ]
-    assert restarted.decide(restarted.clock.now()) is None
+    assert restarted.decide(restarted.clock.now()) == []

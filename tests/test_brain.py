@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from edge_agent.core import Brain
+from edge_agent.core import Brain, OrderDecision
 from edge_agent.forecast import forecast
 from edge_agent.protocol import Reading
 from tests.items import COFFEE, MILK, T0
@@ -35,8 +35,7 @@ def run_household(
             seq += 1
             reading = Reading(ts=now, value=round(stock[item_id]), unit="g", seq=seq)
             brain.observe(item_id, reading, now)
-        decision = brain.decide(now)
-        if decision is not None:
+        for decision in brain.decide(now):
             for line in decision.lines:
                 orders.append((now, line.item, line.packs))
                 item = brain.items[line.item]
@@ -65,7 +64,7 @@ def test_no_second_order_while_one_is_on_its_way() -> None:
     assert first is not None
     later = now + timedelta(hours=1)
     brain.observe("milk", Reading(ts=later, value=3000 - 17 * 131, unit="g", seq=131), later)
-    assert brain.decide(later) is None
+    assert brain.decide(later) == []
 
 
 def test_order_respects_shelf_life() -> None:
@@ -80,16 +79,15 @@ def test_order_respects_shelf_life() -> None:
 def test_explanation_names_level_rate_run_out_and_lead_time() -> None:
     """Every order says why, in one sentence, with the figures behind it."""
     brain = Brain("h", [COFFEE])
-    now = T0
-    decision = None
+    decisions: list[OrderDecision] = []
     for hour in range(24 * 16):
         now = T0 + timedelta(hours=hour)
         level = 1500 - 80 * hour / 24
         brain.observe("coffee", Reading(ts=now, value=level, unit="g", seq=hour), now)
-        decision = brain.decide(now)
-        if decision is not None:
+        decisions = brain.decide(now)
+        if decisions:
             break
-    assert decision is not None
+    (decision,) = decisions
     text = decision.explanation
     assert "g left" in text
     assert "g/day" in text
@@ -122,8 +120,7 @@ def test_empty_item_is_ordered_even_without_a_rate() -> None:
     for hour in range(3):
         now = T0 + timedelta(hours=hour)
         brain.observe("coffee", Reading(ts=now, value=0, unit="g", seq=hour), now)
-    decision = brain.decide(now)
-    assert decision is not None
+    (decision,) = brain.decide(now)
     assert [line.item for line in decision.lines] == ["coffee"]
 
 
@@ -133,8 +130,49 @@ def test_refused_order_is_not_retried_at_once() -> None:
     for hour in range(3):
         now = T0 + timedelta(hours=hour)
         brain.observe("coffee", Reading(ts=now, value=0, unit="g", seq=hour), now)
-    decision = brain.decide(now)
-    assert decision is not None
+    (decision,) = brain.decide(now)
     brain.update_status(decision.request_id, "rejected", now)
-    assert brain.decide(now + timedelta(hours=1)) is None
-    assert brain.decide(now + timedelta(days=1, hours=1)) is not None
+    assert brain.decide(now + timedelta(hours=1)) == []
+    assert len(brain.decide(now + timedelta(days=1, hours=1))) == 1
+
+
+def feed_hourly(brain: Brain, item_id: str, start: float, per_day: float, hours: int) -> None:
+    for hour in range(hours):
+        now = T0 + timedelta(hours=hour)
+        level = max(0.0, start - per_day * hour / 24)
+        brain.observe(item_id, Reading(ts=now, value=level, unit="g", seq=hour), now)
+
+
+def test_quick_item_never_waits_for_a_slow_one() -> None:
+    """Milk (48 h) and coffee (96 h) due together go as two orders: together, milk would
+    arrive as late as coffee."""
+    brain = Brain("h", [MILK, COFFEE])
+    hours = 24 * 4
+    feed_hourly(brain, "milk", 3000, 600, hours)  # 600 g left: due
+    feed_hourly(brain, "coffee", 600, 100, hours)  # 200 g left: due
+    orders = brain.decide(T0 + timedelta(hours=hours - 1))
+    assert sorted([line.item for line in order.lines] for order in orders) == [
+        ["coffee"],
+        ["milk"],
+    ]
+    assert len({order.request_id for order in orders}) == 2
+
+
+def test_slow_item_does_not_join_a_quick_delivery() -> None:
+    """Coffee due in a few days does not ride along with milk, as it would slow milk down."""
+    brain = Brain("h", [MILK, COFFEE])
+    hours = 24 * 4
+    feed_hourly(brain, "milk", 3000, 600, hours)  # due now
+    feed_hourly(brain, "coffee", 1100, 100, hours)  # 700 g left: due within three days
+    (order,) = brain.decide(T0 + timedelta(hours=hours - 1))
+    assert [line.item for line in order.lines] == ["milk"]
+
+
+def test_quick_item_due_soon_joins_a_slow_delivery() -> None:
+    """Milk due within days joins a coffee order: it arrives no later than it needs to."""
+    brain = Brain("h", [MILK, COFFEE])
+    hours = 24 * 4
+    feed_hourly(brain, "milk", 3400, 350, hours)  # 2000 g left: due within three days
+    feed_hourly(brain, "coffee", 600, 100, hours)  # due now
+    (order,) = brain.decide(T0 + timedelta(hours=hours - 1))
+    assert [line.item for line in order.lines] == ["coffee", "milk"]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from cloud_bridge.errors import CloudBridgeError, SettingsError
-from cloud_bridge.settings import BridgeSettings, MqttAddress
+from cloud_bridge.settings import BridgeSettings
+from edge_agent.mqtt_link import BrokerUrl
 from edge_agent.webhooks import new_secret
 
 
@@ -33,7 +34,7 @@ def test_valid_settings_keep_their_defaults(tmp_path: Path) -> None:
         ({"shop_secret": "not-a-secret"}, "shop secret is invalid"),
         ({"shop_secret": "whsec_***"}, "not valid base64"),
         ({"shop_url": "shop.example"}, "shop_url must be an absolute http(s) URL"),
-        ({"mqtt_url": "http://broker"}, "mqtt_url must look like mqtt://host:1883"),
+        ({"mqtt_url": "http://broker"}, "mqtt_url: broker URL .http://broker. must look like"),
         ({"port": 70000}, "port must be 0-65535"),
         ({"retry_initial": 0}, "retry_initial must be a positive number"),
     ],
@@ -55,6 +56,4 @@ def test_missing_database_directory_is_refused(tmp_path: Path) -> None:
 
 def test_mqtt_url_gives_host_and_default_port(tmp_path: Path) -> None:
     """mqtt://host without a port means port 1883."""
-    assert _settings(tmp_path, mqtt_url="mqtt://broker").mqtt_address() == MqttAddress(
-        "broker", 1883
-    )
+    assert _settings(tmp_path, mqtt_url="mqtt://broker").mqtt_address() == BrokerUrl("broker", 1883)
