@@ -13,7 +13,7 @@ for i in $(seq 1 "$runs"); do
     /usr/bin/time -f "embedded broker, run $i: %e s wall, %U s user, %S s sys, %M KB max RSS" \
         "$restock" demo --report "$work/report.html" >"$work/out.txt" 2>"$work/time.txt"
     tail -n 1 "$work/time.txt"
-    head -n 1 "$work/out.txt"
+    grep -v "^Report:" "$work/out.txt"
 done
 if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then
     port=$("$root/.venv/bin/python" -c "from simulators.ports import free_port; print(free_port())")
@@ -25,6 +25,6 @@ if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then
         "$restock" demo --broker "mqtt://127.0.0.1:$port" --report "$work/report.html" \
         >"$work/out.txt" 2>"$work/time.txt"
     tail -n 1 "$work/time.txt"
-    head -n 1 "$work/out.txt"
+    grep -v "^Report:" "$work/out.txt"
     kill "$broker"
 fi

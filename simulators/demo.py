@@ -28,14 +28,13 @@ from edge_agent.store import AgentStore
 from edge_agent.webhooks import new_secret
 from simulators.devices import SimulatedHousehold
 from simulators.embedded_broker import EmbeddedBroker
+from simulators.errors import SimulatorError
 from simulators.ports import free_port
 from simulators.report import ItemTimeline, SummaryRow, render_report
 from simulators.scenario import Scenario, builtin_scenario, load_scenario
 from simulators.shop import ShopLedger, ShopSettings, create_shop_app, shop_ledger
 
 AGENT_DEVICE = "agent"
-#: How long the agent may take to connect and subscribe before the household starts.
-CONNECT_TIMEOUT = 15.0
 #: A refill the agent detects this close to a delivery is that delivery, seen.
 REFILL_WINDOW = timedelta(hours=6)
 
@@ -47,6 +46,8 @@ class DemoSettings:
     speed: float = 86_400.0  # simulated seconds per real second: a day a second
     report: Path | None = Path("restock-demo-report.html")
     workdir: Path | None = None  # where the databases go; a temporary folder if None
+    #: How long the agent may take to connect and subscribe before the household starts.
+    connect_timeout: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +139,14 @@ async def run_demo(settings: DemoSettings) -> DemoResult:
         )
         agent_task = asyncio.create_task(agent.run(), name="agent")
         stack.push_async_callback(_cancel, agent_task)
-        async with asyncio.timeout(CONNECT_TIMEOUT):
-            await agent.connected.wait()
+        try:
+            async with asyncio.timeout(settings.connect_timeout):
+                await agent.connected.wait()
+        except TimeoutError:
+            raise SimulatorError(
+                f"the agent could not connect to the MQTT broker at {broker}"
+                f" within {settings.connect_timeout:g} s; is it running?"
+            ) from None
         clock.restart()  # set-up is done: day 0 starts now, as the devices come online
         await stack.enter_async_context(household)
         await household.run()

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from simulators.demo import DemoSettings, run_demo
+from simulators.errors import SimulatorError
+from simulators.ports import free_port
 from simulators.scenario import builtin_scenario
 from tests.brokers import BrokerAddress
 
@@ -42,3 +44,14 @@ async def test_orders_flow_to_deliveries_that_sensors_see(
     report = (tmp_path / "report.html").read_text()
     assert report.count("<svg") == len(result.scenario.items)
     assert 'class="delivery"' in report
+
+
+async def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
+    """A --broker nobody listens on stops the demo with a message naming the broker."""
+    port = free_port()
+    settings = DemoSettings(
+        broker=f"mqtt://127.0.0.1:{port}", report=None, workdir=tmp_path, connect_timeout=0.5
+    )
+    async with asyncio.timeout(30):
+        with pytest.raises(SimulatorError, match=f"MQTT broker at mqtt://127.0.0.1:{port}"):
+            await run_demo(settings)
