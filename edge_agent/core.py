@@ -45,8 +45,7 @@ class OrderDecision:
 @dataclass(slots=True)
 class _OpenOrder:
     decision: OrderDecision
-    status: str
-    arrived: set[str] = field(default_factory=set)
+    arrived: set[str] = field(default_factory=set)  # items whose refill was seen
 
 
 class Brain:
@@ -91,7 +90,7 @@ class Brain:
         if status in FINAL_STATUSES:
             self._open.pop(decision.request_id, None)
         else:
-            self._open[decision.request_id] = _OpenOrder(decision, status)
+            self._open[decision.request_id] = _OpenOrder(decision)
 
     def update_status(self, request_id: str, status: str, now: datetime) -> None:
         """Apply news of an order: on its way, or final (delivered, cancelled…).
@@ -99,14 +98,10 @@ class Brain:
         After a refusal the items wait ``settings.after_refusal`` before being ordered
         again, so a bridge that keeps refusing is not flooded with new orders.
         """
-        order = self._open.get(request_id)
-        if order is None:
-            return
         if status not in FINAL_STATUSES:
-            order.status = status
             return
-        del self._open[request_id]
-        if status in ("rejected", "failed"):
+        order = self._open.pop(request_id, None)
+        if order is not None and status in ("rejected", "failed"):
             for line in order.decision.lines:
                 self._hold_until[line.item] = now + self.settings.after_refusal
 

@@ -87,6 +87,7 @@ class AgentStore:
                 pk="request_id",
                 not_null={"created_at", "lines", "status"},
             )
+            orders.create_index(["status"])
 
     # --- readings -----------------------------------------------------------------
 
@@ -176,15 +177,19 @@ class AgentStore:
         return rows[0]["request_id"] if rows else None
 
     def orders(self, *, queued_only: bool = False, open_only: bool = False) -> list[StoredOrder]:
-        """Orders oldest first; ``queued_only`` for the outbox, ``open_only`` for unfinished."""
-        result = []
-        for row in self.db.query("select * from orders order by created_at, request_id"):
-            if queued_only and row["status"] != QUEUED:
-                continue
-            if open_only and row["status"] in FINAL_STATUSES:
-                continue
-            result.append(_order_from_row(row))
-        return result
+        """Orders oldest first; ``queued_only`` for the outbox, ``open_only`` for unfinished.
+
+        The filter runs in SQL: the outbox asks on every pass, and the table keeps every
+        order the household ever placed.
+        """
+        where, params = "", []
+        if queued_only:
+            where, params = "where status = ?", [QUEUED]
+        elif open_only:
+            params = sorted(FINAL_STATUSES)
+            where = f"where status not in ({', '.join('?' * len(params))})"
+        sql = f"select * from orders {where} order by created_at, request_id"
+        return [_order_from_row(row) for row in self.db.query(sql, params)]
 
 
 def _order_from_row(row: dict[str, object]) -> StoredOrder:
