@@ -155,11 +155,8 @@ async def run_demo(settings: DemoSettings) -> DemoResult:
 
 
 def _register_agent(path: Path, household: str, now: datetime) -> str:
-    store = BridgeStore(path)
-    try:
+    with BridgeStore(path) as store:
         return store.add_device(household, AGENT_DEVICE, now=now)
-    finally:
-        store.close()
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

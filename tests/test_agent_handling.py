@@ -8,28 +8,9 @@ from datetime import timedelta
 import pytest
 
 from edge_agent import protocol
-from edge_agent.bridge_client import BridgeClient
-from edge_agent.clock import SimulatedClock
-from edge_agent.mqtt_link import BrokerUrl
-from edge_agent.service import AgentService
 from edge_agent.store import AgentStore
-from edge_agent.webhooks import new_secret
-from tests.items import COFFEE, MILK, T0
-
-
-def make_service(store: AgentStore | None = None) -> AgentService:
-    clock = SimulatedClock(T0, speed=1.0)
-    return AgentService(
-        household="home",
-        device="agent",
-        items=[MILK, COFFEE],
-        broker=BrokerUrl("127.0.0.1", 1),
-        bridge=BridgeClient(
-            "http://127.0.0.1:1", household="home", device="agent", secret=new_secret()
-        ),
-        store=store or AgentStore(memory=True),
-        clock=clock,
-    )
+from tests.agents import make_agent
+from tests.items import T0
 
 
 def reading(value: float, seq: int, ts=T0) -> bytes:
@@ -70,7 +51,7 @@ def test_bad_message_is_logged_with_reason_and_dropped(
     topic: str, payload: bytes, reason: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Each kind of bad input is dropped with a log line that says what was wrong."""
-    service = make_service()
+    service = make_agent()
     with caplog.at_level(logging.WARNING):
         service.handle(topic, payload)
     assert reason in caplog.text
@@ -80,7 +61,7 @@ def test_bad_message_is_logged_with_reason_and_dropped(
 
 def test_good_reading_after_bad_one_is_used() -> None:
     """A bad message does not stall the ones after it."""
-    service = make_service()
+    service = make_agent()
     service.handle(MILK_TOPIC, b"\xff\xfe")
     service.handle(MILK_TOPIC, reading(2500, 2))
     estimate = service.brain.estimators["milk"].estimate
@@ -92,12 +73,12 @@ def test_good_reading_after_bad_one_is_used() -> None:
 def test_order_is_stored_before_sending_and_survives_restart(tmp_path) -> None:
     """A decided order is in SQLite, queued, before any send; a restart keeps it in flight."""
     path = tmp_path / "agent.db"
-    service = make_service(AgentStore(path))
+    service = make_agent(AgentStore(path))
     service.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), reading(0, 1))
     queued = service.store.orders(queued_only=True)
     assert [line.item for line in queued[0].decision.lines] == ["coffee"]
 
-    restarted = make_service(AgentStore(path))
+    restarted = make_agent(AgentStore(path))
     assert [order.request_id for order in restarted.brain.open_orders] == [
         queued[0].decision.request_id
     ]

@@ -13,15 +13,13 @@ from cloud_bridge.app import create_app
 from cloud_bridge.settings import BridgeSettings
 from cloud_bridge.store import Store
 from edge_agent import protocol
-from edge_agent.bridge_client import BridgeClient
-from edge_agent.clock import SimulatedClock, SystemClock
-from edge_agent.mqtt_link import BrokerUrl
-from edge_agent.service import AgentService
+from edge_agent.clock import SystemClock
 from edge_agent.store import AgentStore
 from edge_agent.webhooks import new_secret
 from simulators.demo import serve
 from simulators.ports import free_port
-from tests.items import COFFEE, MILK, T0
+from tests.agents import make_agent
+from tests.items import T0
 
 WAIT = 10
 
@@ -54,20 +52,6 @@ async def running_bridge(db: Path, port: int, inbox: ShopInbox) -> AsyncIterator
         yield
 
 
-def agent_for(store: AgentStore, port: int, secret: str) -> AgentService:
-    return AgentService(
-        household="home",
-        device="agent",
-        items=[MILK, COFFEE],
-        broker=BrokerUrl("127.0.0.1", 1),
-        bridge=BridgeClient(
-            f"http://127.0.0.1:{port}", household="home", device="agent", secret=secret
-        ),
-        store=store,
-        clock=SimulatedClock(T0, speed=1.0),
-    )
-
-
 def empty_coffee() -> bytes:
     return protocol.encode(protocol.Reading(ts=T0, value=0, unit="g", seq=1))
 
@@ -80,7 +64,7 @@ async def test_order_is_resent_with_the_same_id_until_the_bridge_confirms(
     with Store(db) as bridge_store:
         secret = bridge_store.add_device("home", "agent", now=SystemClock().now())
     port = free_port()
-    agent = agent_for(AgentStore(tmp_path / "agent.db"), port, secret)
+    agent = make_agent(AgentStore(tmp_path / "agent.db"), bridge_port=port, secret=secret)
     agent.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), empty_coffee())
     (queued,) = agent.store.orders(queued_only=True)
 

@@ -1,0 +1,31 @@
+"""An agent service for tests: household ``home``, milk and coffee, no broker needed."""
+
+from __future__ import annotations
+
+from edge_agent.bridge_client import BridgeClient
+from edge_agent.clock import SimulatedClock
+from edge_agent.mqtt_link import BrokerUrl
+from edge_agent.service import AgentService
+from edge_agent.store import AgentStore
+from edge_agent.webhooks import new_secret
+from tests.items import COFFEE, MILK, T0
+
+
+def make_agent(
+    store: AgentStore | None = None, *, bridge_port: int = 1, secret: str | None = None
+) -> AgentService:
+    """An agent whose bridge is at ``bridge_port`` (nothing listens on port 1)."""
+    return AgentService(
+        household="home",
+        device="agent",
+        items=[MILK, COFFEE],
+        broker=BrokerUrl("127.0.0.1", 1),
+        bridge=BridgeClient(
+            f"http://127.0.0.1:{bridge_port}",
+            household="home",
+            device="agent",
+            secret=secret or new_secret(),
+        ),
+        store=store or AgentStore(memory=True),
+        clock=SimulatedClock(T0, speed=1.0),
+    )
