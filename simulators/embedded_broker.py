@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from types import TracebackType
 from typing import Any, Self
 
 from amqtt.broker import Broker
+
+
+class _ClosingBroker(Broker):  # type: ignore[misc]
+    """amqtt's broker, but it closes every client socket it accepted when it shuts down.
+
+    amqtt returns from ``shutdown()`` while connection handlers may still hold their
+    sockets, and some of its error paths never close the writer; the sockets then leak
+    when the event loop closes (a ResourceWarning, which our tests treat as an error).
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self._handlers: set[asyncio.Task[Any]] = set()
+
+    async def stream_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            await super().stream_connected(reader, writer, listener_name)
+        finally:
+            writer.close()
+            if task is not None:
+                self._handlers.discard(task)
+
+    async def close_connections(self) -> None:
+        handlers = list(self._handlers)
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        # Let the closed transports run their connection_lost callbacks.
+        await asyncio.sleep(0)
 
 
 class EmbeddedBroker:
@@ -32,7 +67,7 @@ class EmbeddedBroker:
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
             },
         }
-        self._broker = Broker(config)
+        self._broker = _ClosingBroker(config)
         await self._broker.start()
         return self
 
@@ -43,4 +78,7 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         broker, self._broker = self._broker, None
-        await broker.shutdown()
+        try:
+            await broker.shutdown()
+        finally:
+            await broker.close_connections()
