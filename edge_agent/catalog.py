@@ -95,6 +95,17 @@ class ItemSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         if not self.unit:
             raise ValueError(f"unit must not be empty for item {self.id!r}")
 
+    def level_from_reading(self, value: float) -> float:
+        """The stock a sensor's reported ``value`` stands for, in the item's unit.
+
+        Most sensors report what is left. A water filter reports the litres that have run
+        through its installed cartridge, so what is left is one cartridge (``pack_size``)
+        less that; spare cartridges on a shelf are not sensed.
+        """
+        if self.device is Device.WATER_FILTER:
+            return max(self.pack_size - value, 0.0)
+        return value
+
 
 def index_items(items: Iterable[ItemSpec], *, source: str) -> dict[str, ItemSpec]:
     """Map item id to spec, refusing duplicate ids."""

@@ -80,7 +80,8 @@ class Brain:
                 f"reading for {item_id!r} is stamped {reading.ts.isoformat()},"
                 f" ahead of the agent's clock ({now.isoformat()})"
             )
-        refill = self.estimators[item_id].observe(reading.ts, reading.value)
+        level = item.level_from_reading(reading.value)
+        refill = self.estimators[item_id].observe(reading.ts, level)
         if refill is not None:
             self._match_arrival(item_id, refill)
         return refill

@@ -1,17 +1,21 @@
-"""``restock demo`` (and, later, ``restock simulate``): thin commands over the simulators."""
+"""``restock demo`` and ``restock simulate``: thin commands over the simulators."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 
 import click
 
 from edge_agent.errors import RestockError
+from edge_agent.mqtt_link import BrokerUrl
+from simulators.demand import load_demand
 from simulators.demo import DemoResult, DemoSettings, run_demo
 from simulators.errors import SimulatorError
-from simulators.scenario import builtin_scenario
+from simulators.scenario import builtin_scenario, load_scenario
+from simulators.simulate import LiveReport, record, run_live, with_days
 
 
 @click.command()
@@ -71,3 +75,90 @@ def print_summary(result: DemoResult, seconds: float) -> None:
         )
     if result.report is not None:
         click.echo(f"\nReport: {result.report.resolve()}")
+
+
+@click.command()
+@click.option(
+    "--scenario",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Scenario file (TOML, see docs/scenarios.md). Default with --households: the demo.",
+)
+@click.option(
+    "--demand",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Demand CSV (timestamp,item,quantity) replacing the consumption model.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write the messages the devices would publish here (JSON Lines; - for stdout).",
+)
+@click.option("--broker", metavar="mqtt://HOST:PORT", help="Publish live on this MQTT broker.")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    help="With --broker: simulated seconds per real second (1: real time; 86400: a day a second).",
+)
+@click.option(
+    "--households",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --broker: run this many copies of the household (own ids and seeds) at once.",
+)
+@click.option("--days", type=click.IntRange(min=1), help="Simulate this many days instead.")
+def simulate(
+    scenario: Path | None,
+    demand: Path | None,
+    out: Path | None,
+    broker: str | None,
+    speed: float,
+    households: int,
+    days: int | None,
+) -> None:
+    """Simulate a household's devices: record their messages, or publish them live."""
+    if (out is None) == (broker is None):
+        raise click.UsageError("give exactly one of --out FILE or --broker mqtt://HOST:PORT")
+    if households > 1 and broker is None:
+        raise click.UsageError("--households needs --broker: it is a load generator")
+    if scenario is None and households == 1:
+        raise click.UsageError("--scenario FILE.toml is required")
+    try:
+        loaded = load_scenario(scenario or builtin_scenario("demo"))
+        if days is not None:
+            loaded = with_days(loaded, days)
+        uses = load_demand(demand, loaded) if demand is not None else None
+        if out is not None:
+            if str(out) == "-":
+                count = record(loaded, sys.stdout.buffer, demand=uses)
+            else:
+                with out.open("wb") as file:
+                    count = record(loaded, file, demand=uses)
+            click.echo(f"{count} messages written to {out}", err=True)
+            return
+        assert broker is not None
+        url = BrokerUrl.parse(broker)
+        report = asyncio.run(run_live(loaded, url, speed=speed, households=households, demand=uses))
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename or out}: {exc.strerror or exc}") from None
+    except (RestockError, SimulatorError) as exc:
+        raise click.ClickException(str(exc)) from None
+    print_live_report(report)
+
+
+def print_live_report(report: LiveReport) -> None:
+    click.echo(
+        f"{report.households} household(s), {report.devices} device connections,"
+        f" {report.days} simulated days at {report.speed:g}x: {report.messages} messages"
+        f" in {report.wall_seconds:.1f} s ({report.cpu_seconds:.1f} s of CPU),"
+        f" at most {report.max_lag_seconds:.0f} simulated s behind the clock,"
+        f" {report.peak_memory_mib:.0f} MiB peak memory."
+    )
+    click.echo(
+        f"CPU per household-day: {report.cpu_seconds_per_household_day * 1000:.1f} ms."
+        f" By CPU, one core drives about {report.households_per_core(report.speed):,.0f}"
+        f" households at {report.speed:g}x and {report.households_per_core():,.0f} in real"
+        " time (each with one connection per device)."
+    )

@@ -8,4 +8,8 @@ class SimulatorError(Exception):
 
 
 class ScenarioError(SimulatorError):
-    """A scenario file is unreadable or invalid; the message names the file and the field."""
+    """A scenario file is unreadable or invalid; the message names the file, line and field."""
+
+
+class DemandError(ScenarioError):
+    """A demand CSV is unreadable or invalid; the message names the file, the line and why."""

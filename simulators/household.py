@@ -1,13 +1,26 @@
 """How a household uses its consumables: a seeded, sans-I/O consumption model.
 
-Each item has a :class:`UsagePattern`: the times of day it is used (breakfast, dinner,
-an evening dishwasher run, ...), how weekends differ, and whether each use takes a fixed
-dose (a washer's auto-dosing, one dishwasher tablet). Over a long run, an item's mean
-daily use is ``pack_size / cycle_days``; single days vary around it.
+Each item has a mean daily use (:func:`mean_daily_use`): the scenario's
+``[model] daily_use`` if given, else ``pack_size / cycle_days``, else a typical use per
+person for its appliance (:data:`TYPICAL_USE`) times the people living there. Its
+:class:`UsagePattern` says when that use happens: the times of day (breakfast, dinner, an
+evening dishwasher run, ...), how much more a weekend day takes than a weekday, and
+whether each use is a fixed dose (a washer's auto-dosing, one dishwasher tablet).
 
-Times of day are in UTC, the scenario clock's zone. The same items, seed and days
-always give the same events, and each item draws from its own random stream, so adding
-an item to a scenario does not change how the others are used.
+The ``[model]`` table (:class:`~simulators.scenario.ModelSettings`) shapes it further:
+
+- ``people``: more people make each day's use less noisy (and set the typical use);
+- ``weekend_factor`` and ``use_days`` move use between weekdays, keeping the weekly mean;
+- ``away``: nobody is home, so nothing is used and nothing is bought by hand;
+- ``guests``: use scales with the people at home, ``(people + guests) / people``;
+- ``shifts``: from a moment on, an item is used ``factor`` times as much, for good;
+- ``purchases`` and ``hand_bought_per_week``: packs brought home by hand
+  (:meth:`ConsumptionModel.purchases`), not ordered through Restock.
+
+Times are in UTC, the scenario clock's zone, and weekdays are UTC weekdays. The same
+items, settings, seed and days always give the same events, and each item draws from its
+own random streams, so adding an item to a scenario does not change how the others are
+used or bought.
 """
 
 from __future__ import annotations
@@ -15,17 +28,21 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from edge_agent.catalog import Device, ItemSpec, SensorKind
 from simulators.errors import SimulatorError
-from simulators.scenario import Scenario
+from simulators.scenario import WEEKDAYS, ModelSettings, Scenario
 
-#: The shape of the gamma noise on each use: the coefficient of variation is 1/sqrt(4).
-_NOISE_SHAPE = 4.0
+#: The shape of the gamma noise on each use, per person living there: with ``p`` people
+#: a use's coefficient of variation is ``1 / sqrt(2 p)``, as many people's habits average out.
+_NOISE_SHAPE_PER_PERSON = 2.0
 _LAST_SECOND = 24 * 3600 - 1
+
+#: The ``[model]`` of a scenario without one: two people at home, no habit changes.
+DEFAULT_MODEL = ModelSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +52,15 @@ class Consumption:
     ts: datetime
     item: str
     quantity: float
+
+
+@dataclass(frozen=True, slots=True)
+class HandPurchase:
+    """At ``ts`` someone brought home ``packs`` of ``item`` by hand, not through Restock."""
+
+    ts: datetime
+    item: str
+    packs: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +106,21 @@ class UsagePattern:
     def occasions(self, weekend: bool) -> tuple[Occasion, ...]:
         return self.weekend if weekend else self.weekday
 
-    def day_factor(self, weekend: bool) -> float:
-        """How much of the mean daily use falls on this kind of day."""
-        week = 5 + 2 * self.weekend_factor
-        return (self.weekend_factor if weekend else 1.0) * 7 / week
+    def week(
+        self, *, weekend_factor: float = 1.0, days: Collection[str] = WEEKDAYS
+    ) -> tuple[float, ...]:
+        """Each weekday's use (Monday first) relative to the mean daily use.
+
+        Only ``days`` (names from ``WEEKDAYS``) see use, and a weekend day takes
+        ``self.weekend_factor * weekend_factor`` times a weekday; the seven sum to 7.
+        """
+        weekend = self.weekend_factor * weekend_factor
+        weights = [
+            (weekend if index >= 5 else 1.0) if name in days else 0.0
+            for index, name in enumerate(WEEKDAYS)
+        ]
+        total = sum(weights)
+        return tuple(7 * weight / total for weight in weights)
 
 
 BREAKFAST = UsagePattern(
@@ -166,11 +203,93 @@ DEVICE_PATTERNS: Mapping[Device, UsagePattern] = {
 }
 
 
-def mean_daily_use(item: ItemSpec) -> float:
-    """``pack_size / cycle_days``: the long-run use per day, in the item's unit."""
-    if item.cycle_days is None:
-        raise SimulatorError(f"item {item.id!r} has no cycle_days, so its use is unknown")
-    return item.pack_size / item.cycle_days
+@dataclass(frozen=True, slots=True)
+class TypicalUse:
+    """How much of an item a household uses a day: ``per_person`` each plus ``per_household``.
+
+    ``unit`` is ``"g"`` or ``"ml"``; ``None`` counts whole pieces (eggs, tablets,
+    capsules), whatever the item calls them.
+    """
+
+    per_person: float
+    unit: str | None
+    per_household: float = 0.0
+
+    def in_unit(self, unit: str, people: int) -> float | None:
+        """The daily use of ``people`` in ``unit``, or ``None`` if ``unit`` does not fit."""
+        amount = self.per_person * people + self.per_household
+        scale = UNITS.get(unit.lower())
+        if self.unit is None:
+            # A counter counts pieces; an item counted in grams or litres is a mistake.
+            return amount if scale is None else None
+        if scale is None or scale[0] != self.unit:
+            return None
+        return amount / scale[1]
+
+
+#: Units of mass and volume, as (base unit, how many of it one makes). Others name pieces.
+UNITS: Mapping[str, tuple[str, float]] = {
+    "g": ("g", 1.0),
+    "kg": ("g", 1000.0),
+    "ml": ("ml", 1.0),
+    "cl": ("ml", 10.0),
+    "dl": ("ml", 100.0),
+    "l": ("ml", 1000.0),
+}
+
+#: Typical use of an item by its appliance and sensor, for items without a ``cycle_days``.
+#: Rough figures for a European household; a scenario's ``daily_use`` overrides them.
+TYPICAL_USE: Mapping[tuple[Device, SensorKind], TypicalUse] = {
+    # A fridge item on a load cell or gauge: milk, yogurt, juice, cheese.
+    (Device.FRIDGE, SensorKind.WEIGHT): TypicalUse(150.0, "g"),
+    (Device.FRIDGE, SensorKind.LEVEL): TypicalUse(150.0, "ml"),
+    (Device.FRIDGE, SensorKind.COUNT): TypicalUse(0.5, None),  # eggs
+    # Detergent: a 70 ml load every five person-days, plus one a week for bed linen.
+    (Device.WASHER, SensorKind.LEVEL): TypicalUse(15.0, "ml", per_household=10.0),
+    (Device.WASHER, SensorKind.WEIGHT): TypicalUse(15.0, "g", per_household=10.0),
+    (Device.WASHER, SensorKind.COUNT): TypicalUse(0.2, None, per_household=0.15),  # pods
+    # Dishwasher: a run a day for four people, one every two or three days for one.
+    (Device.DISHWASHER, SensorKind.COUNT): TypicalUse(0.2, None, per_household=0.2),
+    (Device.DISHWASHER, SensorKind.WEIGHT): TypicalUse(4.0, "g", per_household=4.0),
+    (Device.DISHWASHER, SensorKind.LEVEL): TypicalUse(4.0, "ml", per_household=4.0),
+    # Coffee: two or three cups a day, about 7 g of beans each.
+    (Device.COFFEE_MACHINE, SensorKind.WEIGHT): TypicalUse(18.0, "g"),
+    (Device.COFFEE_MACHINE, SensorKind.COUNT): TypicalUse(2.0, None),  # capsules
+    # Filtered water for drinking and cooking.
+    (Device.WATER_FILTER, SensorKind.LEVEL): TypicalUse(2000.0, "ml"),
+}
+
+
+def mean_daily_use(item: ItemSpec, model: ModelSettings = DEFAULT_MODEL) -> float:
+    """The long-run use per day of ``item``, in its unit, in the household ``model`` describes.
+
+    In order: ``model.daily_use[item.id]``; ``pack_size / cycle_days``; the typical use of
+    ``model.people`` (:data:`TYPICAL_USE`); and, for an appliance, sensor or unit the table
+    does not know, a pack a week.
+    """
+    if item.id in model.daily_use:
+        return model.daily_use[item.id]
+    if item.cycle_days is not None:
+        return item.pack_size / item.cycle_days
+    typical = TYPICAL_USE.get((item.device, item.sensor))
+    amount = None if typical is None else typical.in_unit(item.unit, model.people)
+    return item.pack_size / 7 if amount is None else amount
+
+
+def people_at(model: ModelSettings, ts: datetime) -> int:
+    """How many people are at home at ``ts``: none while away, more while guests stay."""
+    if any(away.start <= ts < away.end for away in model.away):
+        return 0
+    return model.people + sum(g.people for g in model.guests if g.start <= ts < g.end)
+
+
+def shift_factor(model: ModelSettings, item_id: str, ts: datetime) -> float:
+    """How much the habit shifts begun by ``ts`` multiply the use of ``item_id``."""
+    factor = 1.0
+    for shift in model.shifts:
+        if shift.at <= ts and (not shift.items or item_id in shift.items):
+            factor *= shift.factor
+    return factor
 
 
 def pattern_for(
@@ -180,71 +299,194 @@ def pattern_for(
     return patterns.get(item.id) or DEVICE_PATTERNS[item.device]
 
 
+#: When people shop by hand, by weekday (Monday is 0): hours (from, to), UTC.
+#: After work on weekdays and on Saturday morning.
+SHOPPING_HOURS: Mapping[int, tuple[float, float]] = {
+    0: (17.0, 19.5),
+    1: (17.0, 19.5),
+    2: (17.0, 19.5),
+    3: (17.0, 19.5),
+    4: (17.0, 19.5),
+    5: (9.0, 12.0),
+}
+_SHOPPING_HOURS_PER_WEEK = sum(close - open_ for open_, close in SHOPPING_HOURS.values())
+
+
 class ConsumptionModel:
-    """Seeded consumption of a set of items, day by day, as time-ordered events."""
+    """Seeded consumption of a set of items, day by day, as time-ordered events.
+
+    ``model`` is the scenario's ``[model]`` table: who lives here and how their habits
+    change. Settings naming items that are not among ``items`` are ignored.
+    """
 
     def __init__(
         self,
         items: Sequence[ItemSpec],
         *,
         seed: int,
+        model: ModelSettings = DEFAULT_MODEL,
         patterns: Mapping[str, UsagePattern] = ITEM_PATTERNS,
     ) -> None:
         self._items = tuple(items)
         self._seed = seed
+        self._model = model
         self._patterns = {item.id: pattern_for(item, patterns) for item in self._items}
-        self._means = {item.id: mean_daily_use(item) for item in self._items}
+        self._means = {item.id: mean_daily_use(item, model) for item in self._items}
+        self._weeks = {
+            item.id: self._patterns[item.id].week(
+                weekend_factor=model.weekend_factor,
+                days=model.use_days.get(item.id, WEEKDAYS),
+            )
+            for item in self._items
+        }
+        self._noise_shape = _NOISE_SHAPE_PER_PERSON * model.people
 
     @classmethod
     def for_scenario(cls, scenario: Scenario) -> ConsumptionModel:
-        return cls(scenario.items, seed=scenario.household.seed)
+        return cls(scenario.items, seed=scenario.household.seed, model=scenario.model)
 
     def events(self, start: datetime, days: int) -> Iterator[Consumption]:
         """Every use in ``[start, start + days)``, in time order; the same on every call."""
-        if start.tzinfo is None:
-            raise SimulatorError("the consumption model needs a timezone-aware start")
-        start = start.astimezone(UTC)
-        end = start + timedelta(days=days)
+        start, end = _window(start, days)
         rngs = {item.id: random.Random(f"{self._seed}/{item.id}") for item in self._items}
-        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        day = midnight
-        while day < end:
+        for day in _midnights(start, end):
             per_item = [self._day(item, day, rngs[item.id]) for item in self._items]
             for event in heapq.merge(*per_item, key=lambda e: e.ts):
                 if start <= event.ts < end:
                     yield event
-            day += timedelta(days=1)
+
+    def purchases(self, start: datetime, days: int) -> tuple[HandPurchase, ...]:
+        """Packs brought home by hand in ``[start, start + days)``, in time order.
+
+        The ``[model] purchases`` as given, plus for each item a Poisson process of
+        ``hand_bought_per_week`` single packs in :data:`SHOPPING_HOURS`, while someone is home.
+        """
+        start, end = _window(start, days)
+        known = set(self._patterns)
+        bought = [
+            HandPurchase(p.at, p.item, p.packs)
+            for p in self._model.purchases
+            if p.item in known and start <= p.at < end
+        ]
+        for item in self._items:
+            bought.extend(self._hand_bought(item.id, start, end))
+        return tuple(sorted(bought, key=lambda p: (p.ts, p.item)))
+
+    def _scale(self, item_id: str, ts: datetime) -> float:
+        """The use at ``ts`` relative to the household's usual: who is home, shifted habits."""
+        model = self._model
+        return people_at(model, ts) / model.people * shift_factor(model, item_id, ts)
 
     def _day(self, item: ItemSpec, day: datetime, rng: random.Random) -> list[Consumption]:
+        target = self._means[item.id] * self._weeks[item.id][day.weekday()]
+        if target <= 0:
+            return []
         pattern = self._patterns[item.id]
-        weekend = day.weekday() >= 5
-        target = self._means[item.id] * pattern.day_factor(weekend)
-        occasions = pattern.occasions(weekend)
-        whole = item.sensor is SensorKind.COUNT
-        uses: list[tuple[Occasion, float]]
+        occasions = pattern.occasions(day.weekday() >= 5)
         if pattern.dose is None:
-            uses = [
-                (o, target * o.share * rng.gammavariate(_NOISE_SHAPE, 1 / _NOISE_SHAPE))
-                for o in occasions
-            ]
+            uses = self._shared_uses(item, day, target, occasions, rng)
         else:
-            low, high = pattern.dose
-            count = _whole_units((target / ((low + high) / 2)), rng)
-            picked = rng.choices(occasions, weights=[o.share for o in occasions], k=count)
-            uses = [(o, rng.uniform(low, high)) for o in picked]
+            uses = self._dosed_uses(item, day, target, occasions, pattern.dose, rng)
+        whole = item.sensor is SensorKind.COUNT
         events = []
-        for occasion, amount in uses:
+        for ts, amount in uses:
             quantity = float(_whole_units(amount, rng)) if whole else amount
-            if quantity > 0:
-                events.append(Consumption(_time_of_day(day, occasion, rng), item.id, quantity))
+            if quantity > 0 and people_at(self._model, ts) > 0:
+                events.append(Consumption(ts, item.id, quantity))
         events.sort(key=lambda e: e.ts)
         return events
+
+    def _shared_uses(
+        self,
+        item: ItemSpec,
+        day: datetime,
+        target: float,
+        occasions: Sequence[Occasion],
+        rng: random.Random,
+    ) -> list[tuple[datetime, float]]:
+        """The day's ``target`` split over ``occasions`` by share, each use random around it."""
+        uses = []
+        for occasion in occasions:
+            ts = _time_of_day(day, occasion, rng)
+            # Draw the noise even when nobody is home, so that who is home at one moment
+            # does not change the household's randomness at any other.
+            noise = rng.gammavariate(self._noise_shape, 1 / self._noise_shape)
+            uses.append((ts, target * occasion.share * self._scale(item.id, ts) * noise))
+        return uses
+
+    def _dosed_uses(
+        self,
+        item: ItemSpec,
+        day: datetime,
+        target: float,
+        occasions: Sequence[Occasion],
+        dose: tuple[float, float],
+        rng: random.Random,
+    ) -> list[tuple[datetime, float]]:
+        """Whole uses (washes, runs) of a random ``dose``, as many as ``target`` needs."""
+        low, high = dose
+        uses = []
+        for occasion in occasions:
+            usual = day + timedelta(hours=occasion.hour)
+            expected = target * occasion.share * self._scale(item.id, usual) / ((low + high) / 2)
+            for _ in range(_whole_units(expected, rng)):
+                uses.append((_time_of_day(day, occasion, rng), rng.uniform(low, high)))
+        return uses
+
+    def _hand_bought(self, item_id: str, start: datetime, end: datetime) -> list[HandPurchase]:
+        rate = self._model.hand_bought_rate(item_id)
+        if rate <= 0:
+            return []
+        rng = random.Random(f"{self._seed}/{item_id}/hand")
+        bought = []
+        for day in _midnights(start, end):
+            hours = SHOPPING_HOURS.get(day.weekday())
+            if hours is None:
+                continue
+            opens, closes = hours
+            for _ in range(_poisson(rate * (closes - opens) / _SHOPPING_HOURS_PER_WEEK, rng)):
+                ts = day + timedelta(seconds=round(rng.uniform(opens, closes) * 3600))
+                if start <= ts < end and people_at(self._model, ts) > 0:
+                    bought.append(HandPurchase(ts, item_id, 1))
+        return bought
 
 
 def scenario_consumption(scenario: Scenario) -> Iterator[Consumption]:
     """The household's uses over the whole scenario, in time order."""
     model = ConsumptionModel.for_scenario(scenario)
     return model.events(scenario.start, scenario.household.days)
+
+
+def scenario_purchases(scenario: Scenario) -> tuple[HandPurchase, ...]:
+    """The packs the household buys by hand over the whole scenario, in time order."""
+    model = ConsumptionModel.for_scenario(scenario)
+    return model.purchases(scenario.start, scenario.household.days)
+
+
+def _window(start: datetime, days: int) -> tuple[datetime, datetime]:
+    """``[start, start + days)`` in UTC."""
+    if start.tzinfo is None:
+        raise SimulatorError("the consumption model needs a timezone-aware start")
+    start = start.astimezone(UTC)
+    return start, start + timedelta(days=days)
+
+
+def _midnights(start: datetime, end: datetime) -> Iterator[datetime]:
+    """The start of every day that overlaps ``[start, end)``."""
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        yield day
+        day += timedelta(days=1)
+
+
+def _poisson(mean: float, rng: random.Random) -> int:
+    """A Poisson-distributed count with ``mean`` (Knuth's method; ``mean`` is small here)."""
+    limit = math.exp(-mean)
+    count, product = 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
 
 
 def _whole_units(amount: float, rng: random.Random) -> int:

@@ -12,7 +12,6 @@ A scenario is either wholly valid or refused with a
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,12 +21,10 @@ import msgspec
 
 from edge_agent.catalog import ItemSpec, check_identifier
 from simulators.errors import ScenarioError
+from simulators.toml_errors import describe_syntax_error, describe_validation_error
 
 #: The scenarios shipped with the package, such as ``demo.toml``.
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
-
-_ITEM_PATH = re.compile(r"at `\$\.items\[(\d+)\]")
-_ROOT_PATH = " - at `$`"
 
 
 class HouseholdSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -274,8 +271,9 @@ class ModelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     daily_use: dict[str, float] = msgspec.field(default_factory=dict)
     #: Lumpy use: an item used only on these weekdays ("mon" ... "sun"), e.g. a laundry day.
     use_days: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
-    #: Random hand-bought packs of each item per week, on top of ``purchases``.
-    hand_bought_per_week: float = 0.0
+    #: Random hand-bought packs per week, on top of ``purchases``: one rate for every
+    #: item, or a table of rates by item id (items not named are never bought by hand).
+    hand_bought_per_week: float | dict[str, float] = 0.0
     away: tuple[Away, ...] = ()
     guests: tuple[Guests, ...] = ()
     shifts: tuple[HabitShift, ...] = ()
@@ -286,7 +284,9 @@ class ModelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"people must be at least 1, got {self.people}")
         if self.weekend_factor <= 0:
             raise ValueError(f"weekend_factor must be positive, got {self.weekend_factor}")
-        _check_rate(self.hand_bought_per_week, "hand_bought_per_week")
+        rates = self.hand_bought_per_week
+        for item, rate in rates.items() if isinstance(rates, dict) else [("", rates)]:
+            _check_rate(rate, f"hand_bought_per_week{'.' + item if item else ''}")
         for item, use in self.daily_use.items():
             if use < 0:
                 raise ValueError(f"daily_use of {item!r} must not be negative, got {use}")
@@ -298,10 +298,17 @@ class ModelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                     f" got {list(days)}"
                 )
 
+    def hand_bought_rate(self, item_id: str) -> float:
+        """Packs of ``item_id`` bought by hand per week, at random."""
+        rates = self.hand_bought_per_week
+        return rates.get(item_id, 0.0) if isinstance(rates, dict) else rates
+
     def named_items(self) -> dict[str, str]:
         """Every item id this table names, with where it names it."""
         named = dict.fromkeys(self.daily_use, "daily_use")
         named.update(dict.fromkeys(self.use_days, "use_days"))
+        if isinstance(self.hand_bought_per_week, dict):
+            named.update(dict.fromkeys(self.hand_bought_per_week, "hand_bought_per_week"))
         for index, shift in enumerate(self.shifts):
             named.update(dict.fromkeys(shift.items, f"shifts[{index}].items"))
         for index, purchase in enumerate(self.purchases):
@@ -367,13 +374,7 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate the scenario file at ``path``."""
-    source = os.fspath(path)
-    try:
-        text = Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{source}: cannot read scenario: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{source}: scenario is not UTF-8 text: {exc.reason}") from None
+    source, text = read_source(path, what="scenario")
     return parse_scenario(text, source=source)
 
 
@@ -382,19 +383,14 @@ def parse_scenario(text: str, *, source: str) -> Scenario:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: invalid TOML: {exc}") from None
-    sensors = raw.get("sensors")
-    if isinstance(sensors, dict):
-        # `fault = true` switches a fault on with its defaults, `fault = false` off.
-        for key in FAULTS:
-            if sensors.get(key) is True:
-                sensors[key] = {}
-            elif sensors.get(key) is False:
-                sensors[key] = None
+        raise ScenarioError(describe_syntax_error(str(exc), text, source)) from None
+    _switch_faults(raw)
     try:
         return msgspec.convert(raw, Scenario, str_keys=True)
     except msgspec.ValidationError as exc:
-        raise ScenarioError(f"{source}: {_describe(str(exc), raw)}") from None
+        raise ScenarioError(
+            describe_validation_error(str(exc), raw, text, source, root=Scenario)
+        ) from None
 
 
 def builtin_scenario(name: str) -> Path:
@@ -402,26 +398,32 @@ def builtin_scenario(name: str) -> Path:
     return SCENARIOS_DIR / f"{name}.toml"
 
 
-def _describe(message: str, raw: dict[str, Any]) -> str:
-    """Tidy msgspec's message and name the offending item by id when there is one."""
-    if message.endswith(_ROOT_PATH) and "at `$." in message:
-        # A check on the whole scenario that already names its own path.
-        message = message.removesuffix(_ROOT_PATH)
-    match = _ITEM_PATH.search(message)
-    if match is None:
-        return message
-    item_id = _raw_item_id(raw, int(match.group(1)))
-    if item_id is None or repr(item_id) in message:
-        return message
-    return f"{message} (item {item_id!r})"
+def read_source(
+    path: str | os.PathLike[str], *, what: str, error: type[ScenarioError] = ScenarioError
+) -> tuple[str, str]:
+    """The name and text of the UTF-8 file at ``path``; ``error`` says why it is unreadable.
+
+    A leading byte-order mark is dropped. ``what`` names the file's role in messages.
+    """
+    source = os.fspath(path)
+    try:
+        data = Path(source).read_bytes()
+    except OSError as exc:
+        raise error(f"{source}: cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        return source, data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(f"{source}:{line}: {what} is not UTF-8 text: {exc.reason}") from None
 
 
-def _raw_item_id(raw: dict[str, Any], index: int) -> str | None:
-    items = raw.get("items")
-    if not isinstance(items, list) or index >= len(items):
-        return None
-    entry = items[index]
-    if not isinstance(entry, dict):
-        return None
-    item_id = entry.get("id")
-    return item_id if isinstance(item_id, str) else None
+def _switch_faults(raw: dict[str, Any]) -> None:
+    """Turn ``fault = true`` into the fault's defaults and ``fault = false`` into off."""
+    sensors = raw.get("sensors")
+    if not isinstance(sensors, dict):
+        return
+    for key in FAULTS:
+        if sensors.get(key) is True:
+            sensors[key] = {}
+        elif sensors.get(key) is False:
+            sensors[key] = None

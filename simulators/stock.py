@@ -48,6 +48,8 @@ class StockSummary:
     served: float
     delivered: float
     deliveries: int
+    #: Bought by hand outside Restock (not counted as delivered).
+    bought_by_hand: float
     wasted_expired: float
     wasted_overflow: float
     stockout_hours: float
@@ -98,6 +100,7 @@ class ItemStock:
         self._served = 0.0
         self._delivered = 0.0
         self._deliveries = 0
+        self._bought_by_hand = 0.0
         self._wasted_expired = 0.0
         self._wasted_overflow = 0.0
 
@@ -154,19 +157,33 @@ class ItemStock:
 
     def deliver(self, now: datetime, packs: int) -> float:
         """Add ``packs`` packs at ``now``; return the quantity that fitted within capacity."""
+        quantity, kept = self._store(now, packs)
+        self._delivered += quantity
+        self._deliveries += 1
+        return kept
+
+    def buy_by_hand(self, now: datetime, packs: int) -> float:
+        """Someone brings ``packs`` packs home at ``now``; return what fitted within capacity."""
+        quantity, kept = self._store(now, packs)
+        self._bought_by_hand += quantity
+        return kept
+
+    def _store(self, now: datetime, packs: int) -> tuple[float, float]:
+        """Put ``packs`` packs away at ``now``, throwing away what does not fit.
+
+        Return the quantity that arrived and the quantity that fitted.
+        """
         if packs < 1:
-            raise SimulatorError(f"a delivery of {self.item.id!r} needs at least one pack")
+            raise SimulatorError(f"an arrival of {self.item.id!r} needs at least one pack")
         self.expire(now)
         quantity = packs * self.item.pack_size
         kept = min(quantity, max(self.item.capacity - self.level, 0.0))
-        self._delivered += quantity
-        self._deliveries += 1
         self._wasted_overflow += quantity - kept
         if kept > 0:
             self._lots.append(Lot(kept, self._expiry(self._now)))
             self._lots.sort(key=_expiry_key)
             self._record(self._now)
-        return kept
+        return quantity, kept
 
     def summary(self, now: datetime) -> StockSummary:
         """The counters so far, counting a stock-out still going on up to ``now``."""
@@ -180,6 +197,7 @@ class ItemStock:
             served=self._served,
             delivered=self._delivered,
             deliveries=self._deliveries,
+            bought_by_hand=self._bought_by_hand,
             wasted_expired=self._wasted_expired,
             wasted_overflow=self._wasted_overflow,
             stockout_hours=stockout / timedelta(hours=1),
@@ -237,6 +255,9 @@ class Stock:
 
     def deliver(self, now: datetime, item_id: str, packs: int) -> float:
         return self[item_id].deliver(now, packs)
+
+    def buy_by_hand(self, now: datetime, item_id: str, packs: int) -> float:
+        return self[item_id].buy_by_hand(now, packs)
 
     def expire(self, now: datetime) -> tuple[str, ...]:
         """Throw away every lot expired by ``now``; return the ids of items that lost some."""

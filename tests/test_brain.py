@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
 from edge_agent.core import Brain, OrderDecision
 from edge_agent.forecast import forecast
 from edge_agent.protocol import Reading
@@ -176,3 +177,23 @@ def test_quick_item_due_soon_joins_a_slow_delivery() -> None:
     feed_hourly(brain, "coffee", 600, 100, hours)  # due now
     (order,) = brain.decide(T0 + timedelta(hours=hours - 1))
     assert [line.item for line in order.lines] == ["coffee", "milk"]
+
+
+def test_water_filter_reading_counts_litres_through_the_cartridge() -> None:
+    """A water filter reports litres filtered; the brain takes what is left from it."""
+    cartridge = ItemSpec(
+        id="cartridge",
+        name="Water filter cartridge",
+        device=Device.WATER_FILTER,
+        sensor=SensorKind.LEVEL,
+        unit="L",
+        pack_size=150,
+        capacity=150,
+        lead_time_hours=LeadTime(48, 96),
+        price=12.0,
+        cycle_days=30,
+    )
+    assert cartridge.level_from_reading(0) == 150
+    assert cartridge.level_from_reading(40.5) == 109.5
+    assert cartridge.level_from_reading(170) == 0
+    assert MILK.level_from_reading(812) == 812

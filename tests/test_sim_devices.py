@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
 
 import aiomqtt
 import pytest
 
 from edge_agent import protocol
-from edge_agent.catalog import Device, ItemSpec
 from edge_agent.clock import SimulatedClock
-from simulators.devices import DeviceSimulator, SimulatedHousehold
-from simulators.household import ConsumptionModel
+from simulators.devices import SimulatedHousehold
+from simulators.home import SimulatedHome
 from simulators.scenario import Scenario, parse_scenario
-from simulators.stock import Stock
 from tests.brokers import BrokerAddress
 
 pytestmark = pytest.mark.broker
@@ -83,10 +79,10 @@ initial = 120
 lead_time_hours = {{ min = 48, max = 120 }}
 price = 12.99
 cycle_days = 30
-"""
 
-LEVELS = {"eggs": 6.0, "milk": 1000.0}
-NEVER = timedelta(days=3650)
+[sensors]
+noise = false
+"""
 
 
 def unique(broker: BrokerAddress) -> str:
@@ -97,43 +93,11 @@ def make_scenario(household: str, *, days: int = 1) -> Scenario:
     return parse_scenario(SCENARIO.format(household=household, days=days), source="test")
 
 
-def fridge(
-    broker: BrokerAddress,
-    household: str,
-    *,
-    clock: SimulatedClock,
-    heartbeat: timedelta = NEVER,
-    levels: dict[str, float] | None = None,
-) -> DeviceSimulator:
-    scenario = make_scenario(household)
-    values = LEVELS if levels is None else levels
-    return DeviceSimulator(
-        broker.host,
-        broker.port,
-        household=household,
-        device=Device.FRIDGE,
-        items=[item for item in scenario.items if item.device is Device.FRIDGE],
-        clock=clock,
-        read_level=values.__getitem__,
-        seed=1,
-        heartbeat=heartbeat,
-    )
-
-
-class UsedStock(Stock):
-    """A stock that tells when it is first used."""
-
-    def __init__(self, items: Iterable[ItemSpec], *, start: datetime) -> None:
-        super().__init__(items, start=start)
-        self.used = asyncio.Event()
-
-    def consume(self, now: datetime, item_id: str, quantity: float) -> float:
-        self.used.set()
-        return super().consume(now, item_id, quantity)
-
-
-def slow_clock(scenario: Scenario) -> SimulatedClock:
-    return SimulatedClock(scenario.start, speed=1.0)
+def household_on(
+    broker: BrokerAddress, scenario: Scenario, *, speed: float = 1.0
+) -> SimulatedHousehold:
+    clock = SimulatedClock(scenario.start, speed=speed)
+    return SimulatedHousehold(broker.host, broker.port, scenario=scenario, clock=clock)
 
 
 @asynccontextmanager
@@ -150,20 +114,19 @@ async def next_message(client: aiomqtt.Client) -> aiomqtt.Message:
         return await anext(aiter(client.messages))
 
 
-async def readings(client: aiomqtt.Client) -> AsyncIterator[tuple[str, str, protocol.Reading]]:
-    """Yield ``(device, item, reading)`` for each reading the client receives."""
+async def readings(client: aiomqtt.Client) -> AsyncIterator[tuple[str, protocol.Reading]]:
+    """Yield ``(item, reading)`` for each reading the client receives."""
     async for message in client.messages:
         parsed = protocol.parse_topic(message.topic.value)
         if isinstance(parsed, protocol.ReadingTopic):
             assert isinstance(message.payload, bytes)
-            yield parsed.device, parsed.item, protocol.decode_reading(message.payload)
+            yield parsed.item, protocol.decode_reading(message.payload)
 
 
-async def test_device_publishes_online_retained(broker: BrokerAddress) -> None:
-    """On connect a device marks itself online, retained for later subscribers."""
+async def test_devices_publish_online_retained(broker: BrokerAddress) -> None:
+    """On connect each device marks itself online, retained for later subscribers."""
     household = unique(broker)
-    clock = slow_clock(make_scenario(household))
-    async with fridge(broker, household, clock=clock):
+    async with household_on(broker, make_scenario(household)):
         topic = protocol.availability_topic(household, "fridge")
         async with watching(broker, topic) as watcher:
             message = await next_message(watcher)
@@ -174,13 +137,11 @@ async def test_device_publishes_online_retained(broker: BrokerAddress) -> None:
 async def test_power_cut_leaves_offline_will(broker: BrokerAddress) -> None:
     """A device that vanishes without disconnecting is marked offline by its Last Will."""
     household = unique(broker)
-    clock = slow_clock(make_scenario(household))
     topic = protocol.availability_topic(household, "fridge")
-    async with fridge(broker, household, clock=clock) as device, watching(broker, topic) as watcher:
+    home = household_on(broker, make_scenario(household))
+    async with home, watching(broker, topic) as watcher:
         assert (await next_message(watcher)).payload == protocol.ONLINE
-        # Drop the socket without DISCONNECT, as a power cut would.
-        assert device._client is not None
-        device._client._client._sock_close()
+        home.connections["fridge"].power_cut()
         message = await next_message(watcher)
     assert message.payload == protocol.OFFLINE
 
@@ -188,8 +149,7 @@ async def test_power_cut_leaves_offline_will(broker: BrokerAddress) -> None:
 async def test_clean_stop_publishes_offline_retained(broker: BrokerAddress) -> None:
     """A device that stops cleanly says it is offline itself, retained."""
     household = unique(broker)
-    clock = slow_clock(make_scenario(household))
-    async with fridge(broker, household, clock=clock):
+    async with household_on(broker, make_scenario(household)):
         pass
     async with watching(broker, protocol.availability_topic(household, "fridge")) as watcher:
         message = await next_message(watcher)
@@ -197,93 +157,56 @@ async def test_clean_stop_publishes_offline_retained(broker: BrokerAddress) -> N
     assert message.retain
 
 
-async def test_device_reports_each_item_on_connect(broker: BrokerAddress) -> None:
+async def test_devices_report_each_item_on_connect(broker: BrokerAddress) -> None:
     """On connect a device reports every item it senses, with seq counting from 0."""
     household = unique(broker)
-    clock = slow_clock(make_scenario(household))
-    topic = f"restock/v1/{household}/+/+/reading"
+    topic = protocol.reading_topic(household, "fridge", "+")
     seen = {}
-    async with watching(broker, topic) as watcher, fridge(broker, household, clock=clock):
+    async with watching(broker, topic) as watcher, household_on(broker, make_scenario(household)):
         async with asyncio.timeout(5):
-            async for _, item, reading in readings(watcher):
+            async for item, reading in readings(watcher):
                 seen[item] = reading
                 if len(seen) == 2:
                     break
     assert sorted(reading.seq for reading in seen.values()) == [0, 1]
     assert seen["eggs"].value == 6
     assert seen["eggs"].unit == "egg"
-    assert seen["milk"].value == pytest.approx(1000, abs=10)
+    assert seen["milk"].value == 1000
 
 
-async def test_heartbeat_repeats_unchanged_readings(broker: BrokerAddress) -> None:
-    """With nothing used, a device still reports each item once per heartbeat."""
-    household = unique(broker)
-    scenario = make_scenario(household)
-    clock = SimulatedClock(scenario.start, speed=3600 * 20)
-    eggs: list[protocol.Reading] = []
-    topic = protocol.reading_topic(household, "fridge", "eggs")
-    device = fridge(broker, household, clock=clock, heartbeat=timedelta(hours=1))
-    async with watching(broker, topic) as watcher, device:
-        async with asyncio.timeout(5):
-            async for _, _, reading in readings(watcher):
-                eggs.append(reading)
-                if len(eggs) == 3:
-                    break
-    assert [reading.value for reading in eggs] == [6, 6, 6]
-
-
-async def test_unchanged_value_is_not_published(broker: BrokerAddress) -> None:
-    """A device only reports between heartbeats when the sensed value changes."""
-    household = unique(broker)
-    clock = slow_clock(make_scenario(household))
-    levels = dict(LEVELS)
-    async with fridge(broker, household, clock=clock, levels=levels) as device:
-        assert await device.changed("eggs") is None
-        levels["eggs"] = 5
-        reading = await device.changed("eggs")
-    assert reading is not None
-    assert reading.value == 5
-
-
-async def test_household_run_reports_true_stock(broker: BrokerAddress) -> None:
-    """Replaying a day of use, the devices' latest readings match the true stock."""
+async def test_live_messages_are_the_recorded_ones(broker: BrokerAddress) -> None:
+    """Published live on a clock, the devices send exactly what the sans-I/O home records."""
     household = unique(broker)
     scenario = make_scenario(household, days=2)
-    clock = SimulatedClock(scenario.start, speed=86400 * 4)
-    latest: dict[str, protocol.Reading] = {}
-    topic = f"restock/v1/{household}/+/+/reading"
-    home = SimulatedHousehold(broker.host, broker.port, scenario=scenario, clock=clock)
-    async with watching(broker, topic) as watcher, home:
+    expected = [
+        (message.topic, message.payload)
+        for message in SimulatedHome(scenario).run()
+        if message.topic.endswith("/reading")
+    ]
+    received: list[tuple[str, bytes]] = []
+    home = household_on(broker, scenario, speed=86400 * 4)
+    async with watching(broker, f"restock/v1/{household}/+/+/reading") as watcher:
+        async with home:
+            async with asyncio.timeout(10):
+                await home.run()
         async with asyncio.timeout(10):
-            summaries = await home.run()
-        last_seq = {device: sim.seq - 1 for device, sim in home.devices.items()}
-        seen_seq: dict[str, int] = {}
-        async with asyncio.timeout(5):
-            async for device, item, reading in readings(watcher):
-                latest[item] = reading
-                seen_seq[device] = reading.seq
-                if all(seen_seq.get(d, -1) >= s for d, s in last_seq.items()):
+            async for message in watcher.messages:
+                assert isinstance(message.payload, bytes)
+                received.append((message.topic.value, message.payload))
+                if len(received) == len(expected):
                     break
-    used = {summary.item: summary.served for summary in summaries}
-    assert used["tablets"] > 0
-    assert latest["tablets"].value == home.stock.level("tablets")
-    assert latest["eggs"].value == home.stock.level("eggs")
-    assert latest["water_filter"].value == pytest.approx(home.stock.level("water_filter"), abs=0.05)
+    assert received == expected
 
 
 async def test_delivery_shows_as_higher_reading(broker: BrokerAddress) -> None:
     """A delivery raises the stock and the device reports it at once."""
     household = unique(broker)
-    scenario = make_scenario(household)
-    clock = slow_clock(scenario)
     topic = protocol.reading_topic(household, "dishwasher", "tablets")
-    home = SimulatedHousehold(
-        broker.host, broker.port, scenario=scenario, clock=clock, heartbeat=NEVER
-    )
+    home = household_on(broker, make_scenario(household))
     values = []
     async with watching(broker, topic) as watcher, home:
         async with asyncio.timeout(5):
-            async for _, _, reading in readings(watcher):
+            async for _, reading in readings(watcher):
                 values.append(reading.value)
                 if len(values) == 1:
                     await home.deliver("tablets", 2)
@@ -296,20 +219,20 @@ async def test_cancelled_run_resumes_without_losing_uses(broker: BrokerAddress) 
     """Cancelling a run stops it cleanly; running again neither loses nor repeats a use."""
     household = unique(broker)
     scenario = make_scenario(household, days=2)
+    whole = SimulatedHome(scenario)
+    for _ in whole.run():
+        pass
+    expected = {summary.item: summary.demanded for summary in whole.summary()}
     clock = SimulatedClock(scenario.start, speed=86400)
-    expected: dict[str, float] = defaultdict(float)
-    for event in ConsumptionModel.for_scenario(scenario).events(scenario.start, 2):
-        expected[event.item] += event.quantity
-    stock = UsedStock(scenario.items, start=scenario.start)
-    home = SimulatedHousehold(broker.host, broker.port, scenario=scenario, clock=clock, stock=stock)
+    home = SimulatedHousehold(broker.host, broker.port, scenario=scenario, clock=clock)
     async with home:
-        clock.restart()
         first = asyncio.create_task(home.run())
         async with asyncio.timeout(5):
-            await stock.used.wait()
+            await clock.sleep(10 * 3600)  # into the first day, well before the end
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
+        assert scenario.start < home.home.now < scenario.end
         async with asyncio.timeout(10):
             summaries = await home.run()
     for summary in summaries:

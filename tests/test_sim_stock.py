@@ -117,3 +117,14 @@ def test_next_expiry_is_the_soonest_lot() -> None:
     assert stock.next_expiry() == T0 + 2 * DAY
     assert stock.expire(T0 + 2 * DAY) == ("cream",)
     assert stock.next_expiry() == T0 + 3 * DAY
+
+
+def test_hand_bought_packs_are_stock_but_not_deliveries() -> None:
+    stock = fresh()
+    kept = stock.buy_by_hand(T0 + HOUR, 3)
+    assert kept == 20  # 5 + 30 would pass capacity 25
+    summary = stock.summary(T0 + HOUR)
+    assert summary.bought_by_hand == 30
+    assert summary.delivered == 0
+    assert summary.deliveries == 0
+    assert summary.wasted_overflow == 10
