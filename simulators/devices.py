@@ -9,6 +9,8 @@ waits for each instant on the clock and publishes the messages on the right conn
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 from collections import deque
 from collections.abc import Iterable
@@ -33,6 +35,9 @@ from simulators.stock import Stock, StockSummary
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
+#: How long (real seconds) a device keeps trying to reach a broker that went away.
+DEFAULT_RECONNECT_FOR = 60.0
+_BACKOFF = (0.1, 0.2, 0.5, 1.0, 2.0)
 
 
 class DeviceConnection:
@@ -57,6 +62,10 @@ class DeviceConnection:
     async def __aenter__(self) -> Self:
         if self._client is not None:
             raise SimulatorError(f"the {self.device} is already connected")
+        await self._connect()
+        return self
+
+    async def _connect(self) -> None:
         client = aiomqtt.Client(
             self.hostname,
             self.port,
@@ -76,7 +85,16 @@ class DeviceConnection:
                 f"the {self.device} cannot connect to {self.hostname}:{self.port}: {exc}"
             ) from None
         self._client = client
-        return self
+
+    async def reconnect(self) -> None:
+        """Drop the connection, if any is left, connect again and say ``online`` again."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.__aexit__(None, None, None)
+        await self._connect()
+        availability = protocol.availability_topic(self.household, self.device)
+        await self.publish(availability, protocol.ONLINE, retain=True)
 
     async def __aexit__(
         self,
@@ -101,20 +119,15 @@ class DeviceConnection:
         self._client._client._sock_close()
 
     async def send(self, message: Message) -> None:
+        await self.publish(message.topic, message.payload, retain=message.retain)
+
+    async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         if self._client is None:
             raise SimulatorError(f"the {self.device} is not connected")
         try:
-            await publish(
-                self._client,
-                message.topic,
-                message.payload,
-                retain=message.retain,
-                timeout=self._timeout,
-            )
+            await publish(self._client, topic, payload, retain=retain, timeout=self._timeout)
         except aiomqtt.MqttError as exc:
-            raise SimulatorError(
-                f"the {self.device} could not publish to {message.topic}: {exc}"
-            ) from None
+            raise SimulatorError(f"the {self.device} could not publish to {topic}: {exc}") from None
 
 
 class SimulatedHousehold:
@@ -137,6 +150,7 @@ class SimulatedHousehold:
         household_id: str | None = None,
         seed: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        reconnect_for: float = DEFAULT_RECONNECT_FOR,
     ) -> None:
         self.home = SimulatedHome(scenario, demand=demand, household_id=household_id, seed=seed)
         self.scenario = scenario
@@ -147,12 +161,15 @@ class SimulatedHousehold:
             )
             for device in self.home.firmware
         }
+        self._reconnect_for = reconnect_for
         self._outbox: deque[Message] = deque()
         # run() and deliver() both publish; one at a time, so nothing goes out twice.
         self._sending = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
         #: How many messages the devices have published.
         self.published = 0
+        #: How many times a device reconnected after losing the broker.
+        self.reconnects = 0
         #: The furthest the household has fallen behind the clock (simulated time).
         self.max_lag = timedelta()
 
@@ -213,13 +230,39 @@ class SimulatedHousehold:
         return self.home.stock.summary(min(self._clock.now(), self.scenario.end))
 
     async def _flush(self) -> None:
-        """Publish every queued message in order; one that fails stays queued."""
+        """Publish every queued message in order; one that fails stays queued.
+
+        A device that loses the broker reconnects, as real firmware does, and resends
+        from the message that failed, for up to ``reconnect_for`` real seconds.
+        """
         async with self._sending:
             while self._outbox:
                 message = self._outbox[0]
-                await self._connection_for(message).send(message)
+                connection = self._connection_for(message)
+                try:
+                    await connection.send(message)
+                except SimulatorError as error:
+                    await self._reconnect(connection, error)
+                    continue
                 self._outbox.popleft()
                 self.published += 1
+
+    async def _reconnect(self, connection: DeviceConnection, error: SimulatorError) -> None:
+        logger.warning("%s; reconnecting", error)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._reconnect_for
+        for attempt in itertools.count():
+            await asyncio.sleep(_BACKOFF[min(attempt, len(_BACKOFF) - 1)])
+            try:
+                await connection.reconnect()
+            except SimulatorError as failure:
+                if loop.time() >= deadline:
+                    raise SimulatorError(
+                        f"{failure} (gave up after {self._reconnect_for:g} s)"
+                    ) from None
+                continue
+            self.reconnects += 1
+            return
 
     def _connection_for(self, message: Message) -> DeviceConnection:
         try:

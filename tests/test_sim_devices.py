@@ -13,7 +13,9 @@ import pytest
 from edge_agent import protocol
 from edge_agent.clock import SimulatedClock
 from simulators.devices import SimulatedHousehold
+from simulators.embedded_broker import EmbeddedBroker
 from simulators.home import SimulatedHome
+from simulators.ports import free_port
 from simulators.scenario import Scenario, parse_scenario
 from tests.brokers import BrokerAddress
 
@@ -237,3 +239,26 @@ async def test_cancelled_run_resumes_without_losing_uses(broker: BrokerAddress) 
             summaries = await home.run()
     for summary in summaries:
         assert summary.demanded == pytest.approx(expected[summary.item]), summary.item
+
+
+async def test_devices_reconnect_after_the_broker_restarts() -> None:
+    """A broker restart loses no message: the devices reconnect and resend from the gap."""
+    port = free_port()
+    household = f"restart-{uuid.uuid4().hex[:10]}"
+    scenario = make_scenario(household, days=2)
+    clock = SimulatedClock(scenario.start, speed=86400)
+    home = SimulatedHousehold("127.0.0.1", port, scenario=scenario, clock=clock, timeout=2)
+    async with EmbeddedBroker("127.0.0.1", port):
+        await home.__aenter__()
+        running = asyncio.create_task(home.run())
+        async with asyncio.timeout(5):
+            await clock.sleep(6 * 3600)
+    # The broker is gone; the household keeps living, and its devices keep trying.
+    async with EmbeddedBroker("127.0.0.1", port):
+        async with asyncio.timeout(20):
+            summaries = await running
+        await home.__aexit__(None, None, None)
+    assert home.reconnects >= 1
+    # Every message the home produced went out once (the one in flight maybe twice).
+    assert home.published == sum(1 for _ in SimulatedHome(scenario).run())
+    assert {summary.item for summary in summaries} == {item.id for item in scenario.items}
