@@ -13,7 +13,7 @@ from cloud_bridge.cli import bridge
 from edge_agent.clock import SystemClock
 from edge_agent.config import load_config
 from edge_agent.errors import RestockError
-from simulators.cli import demo, simulate
+from simulators.cli import demo, evaluate, simulate
 
 
 @click.group()
@@ -66,6 +66,7 @@ def agent_check_config(config_path: Path) -> None:
 cli.add_command(bridge)
 cli.add_command(demo)
 cli.add_command(simulate)
+cli.add_command(evaluate)
 
 
 def main() -> None:

@@ -23,6 +23,11 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 ARRIVAL_SHARE = 0.5
 #: How late past its longest lead time an order may be before it stops counting.
 OVERDUE = timedelta(days=2)
+#: A delivered order keeps counting as on its way until its refill shows in the readings
+#: (the median filter takes a few readings), or for this long at most.
+DELIVERY_GRACE = timedelta(hours=6)
+#: Besides after every reading, the agent decides on this tick, so time alone can order.
+DECIDE_EVERY = timedelta(minutes=15)
 
 
 class ReadingRejected(RestockError):
@@ -46,6 +51,7 @@ class OrderDecision:
 class _OpenOrder:
     decision: OrderDecision
     arrived: set[str] = field(default_factory=set)  # items whose refill was seen
+    delivered_at: datetime | None = None  # when the shop said it was delivered
 
 
 class Brain:
@@ -86,6 +92,11 @@ class Brain:
             self._match_arrival(item_id, refill)
         return refill
 
+    def on_reading(self, item_id: str, reading: Reading, now: datetime) -> list[OrderDecision]:
+        """What the agent does with each reading, on every path: take it in, then decide."""
+        self.observe(item_id, reading, now)
+        return self.decide(now)
+
     def track(self, decision: OrderDecision, status: str = "placed") -> None:
         """Remember an order that is on its way (after a restart, or once decided)."""
         if status in FINAL_STATUSES:
@@ -100,6 +111,10 @@ class Brain:
         again, so a bridge that keeps refusing is not flooded with new orders.
         """
         if status not in FINAL_STATUSES:
+            return
+        if status == "delivered" and (order := self._open.get(request_id)) is not None:
+            # Until the sensors show it, the delivery still counts as on its way.
+            order.delivered_at = now
             return
         order = self._open.pop(request_id, None)
         if order is not None and status in ("rejected", "failed"):
@@ -128,7 +143,9 @@ class Brain:
         return sum(
             line.packs * item.pack_size
             for order in self._open.values()
-            if item_id not in order.arrived and order.decision.created_at >= cutoff
+            if item_id not in order.arrived
+            and order.decision.created_at >= cutoff
+            and (order.delivered_at is None or now - order.delivered_at < DELIVERY_GRACE)
             for line in order.decision.lines
             if line.item == item_id
         )
@@ -144,6 +161,9 @@ class Brain:
         only shares an order whose longest lead time is no longer than its own: a due
         item that is quick to deliver never waits for a slow one.
         """
+        for request_id, order in list(self._open.items()):
+            if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
+                del self._open[request_id]
         due: list[tuple[ItemSpec, LinePlan]] = []
         soon: list[tuple[ItemSpec, RunOut, float]] = []
         for item_id, estimator in self.estimators.items():

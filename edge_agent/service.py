@@ -15,7 +15,7 @@ from edge_agent.bridge_client import BridgeClient
 from edge_agent.catalog import ItemSpec
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.config import AgentConfig
-from edge_agent.core import Brain, OrderDecision, ReadingRejected
+from edge_agent.core import DECIDE_EVERY, Brain, OrderDecision, ReadingRejected
 from edge_agent.errors import BridgeError, ProtocolError
 from edge_agent.estimator import HISTORY
 from edge_agent.mqtt_link import BrokerUrl, MqttLink
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 #: Bridge answers that will not change however often the order is resent.
 PERMANENT_REFUSALS = frozenset({400, 404, 409, 413, 422})
-TICK = timedelta(minutes=15)
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
 
@@ -119,9 +118,9 @@ class AgentService:
                 raise ProtocolError(f"reading for household {household!r}, not ours")
             case protocol.ReadingTopic(device=device, item=item):
                 reading = protocol.decode_reading(payload)
-                self.brain.observe(item, reading, now)
+                decisions = self.brain.on_reading(item, reading, now)
                 self.store.add_reading(device, item, reading)
-                self.decide(now)
+                self._persist(decisions, now)
             case protocol.AvailabilityTopic(device=device):
                 self.online[device] = protocol.decode_availability(payload)
                 log.info("device %s is %s", device, "online" if self.online[device] else "offline")
@@ -140,7 +139,9 @@ class AgentService:
 
     def decide(self, now: datetime) -> list[OrderDecision]:
         """Ask the brain; persist any order before anything tries to send it."""
-        decisions = self.brain.decide(now)
+        return self._persist(self.brain.decide(now), now)
+
+    def _persist(self, decisions: list[OrderDecision], now: datetime) -> list[OrderDecision]:
         for decision in decisions:
             self.store.save_order(decision, now)
             log.info("order %s: %s", decision.request_id, decision.explanation)
@@ -188,7 +189,7 @@ class AgentService:
 
     async def _tick(self) -> None:
         while True:
-            await self.clock.sleep(TICK.total_seconds())
+            await self.clock.sleep(DECIDE_EVERY.total_seconds())
             self.decide(self.clock.now())
             await self._publish_status()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 from pathlib import Path
@@ -11,9 +12,11 @@ import click
 
 from edge_agent.errors import RestockError
 from edge_agent.mqtt_link import BrokerUrl
+from simulators.comparison import Job, compare, markdown_table, scenario_files, write_charts
 from simulators.demand import load_demand
 from simulators.demo import DemoResult, DemoSettings, run_demo
 from simulators.errors import SimulatorError
+from simulators.policies import POLICIES
 from simulators.scenario import builtin_scenario, load_scenario
 from simulators.simulate import LiveReport, record, run_live, with_days
 
@@ -162,3 +165,94 @@ def print_live_report(report: LiveReport) -> None:
         f" households at {report.speed:g}x and {report.households_per_core():,.0f} in real"
         " time (each with one connection per device)."
     )
+
+
+@click.command()
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="A scenario file (TOML), or a folder: every *.toml in it.",
+)
+@click.option(
+    "--demand",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Demand CSV replacing the consumption model (with a single scenario file).",
+)
+@click.option(
+    "--policy",
+    "policies",
+    type=click.Choice(POLICIES),
+    multiple=True,
+    help="Policy to evaluate; repeat for several. Default: all four.",
+)
+@click.option("--seed", type=int, help="Use this seed instead of each scenario's own.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every metric, overall and per item, here (JSON).",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the comparison table here (Markdown).",
+)
+@click.option(
+    "--charts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("restock-evaluation"),
+    show_default=True,
+    help="Folder for one PNG chart per scenario: each item's stock per policy.",
+)
+@click.option("--no-charts", is_flag=True, help="Draw no charts.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Evaluations run at once. Default: one per core.",
+)
+def evaluate(
+    scenario_path: Path,
+    demand: Path | None,
+    policies: tuple[str, ...],
+    seed: int | None,
+    json_path: Path | None,
+    markdown_path: Path | None,
+    charts: Path,
+    no_charts: bool,
+    jobs: int | None,
+) -> None:
+    """Score reorder policies on simulated households, in a closed loop."""
+    files = scenario_files(scenario_path)
+    if not files:
+        raise click.UsageError(f"no *.toml scenarios in {scenario_path}")
+    if demand is not None and len(files) > 1:
+        raise click.UsageError("--demand goes with a single --scenario file, not a folder")
+    try:
+        for path in files:  # refuse a bad file before anything runs
+            loaded = load_scenario(path)
+            if demand is not None:
+                load_demand(demand, loaded)
+        work = [
+            Job(path, policy, seed, demand) for path in files for policy in policies or POLICIES
+        ]
+        with click.progressbar(
+            length=len(work), label="Evaluating", file=sys.stderr, show_pos=True
+        ) as bar:
+            results = compare(work, workers=jobs, progress=lambda _: bar.update(1))
+        table = markdown_table(results)
+        if json_path is not None:
+            document = [result.scores.to_json() for result in results]
+            json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        if markdown_path is not None:
+            markdown_path.write_text(table, encoding="utf-8")
+        drawn = [] if no_charts else write_charts(results, charts)
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename}: {exc.strerror or exc}") from None
+    except (RestockError, SimulatorError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(table, nl=False)
+    if drawn:
+        click.echo(f"\nCharts: {charts.resolve()} ({len(drawn)} PNG)")

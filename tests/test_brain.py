@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 
 from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
-from edge_agent.core import Brain, OrderDecision
+from edge_agent.core import DELIVERY_GRACE, Brain, OrderDecision
 from edge_agent.forecast import forecast
 from edge_agent.protocol import Reading
 from tests.items import COFFEE, MILK, T0
@@ -197,3 +197,21 @@ def test_water_filter_reading_counts_litres_through_the_cartridge() -> None:
     assert cartridge.level_from_reading(40.5) == 109.5
     assert cartridge.level_from_reading(170) == 0
     assert MILK.level_from_reading(812) == 812
+
+
+def test_delivered_order_counts_until_the_refill_shows() -> None:
+    """ "Delivered" may come before the sensors show the refill; no second order meanwhile."""
+    brain = Brain("h", [COFFEE])
+    for hour in range(3):
+        now = T0 + timedelta(hours=hour)
+        brain.observe("coffee", Reading(ts=now, value=0, unit="g", seq=hour), now)
+    (decision,) = brain.decide(now)
+    delivered = now + timedelta(days=3)
+    brain.update_status(decision.request_id, "delivered", delivered)
+    # One reading of the refill: the median filter still says empty.
+    brain.observe("coffee", Reading(ts=delivered, value=1000, unit="g", seq=3), delivered)
+    assert brain.decide(delivered) == []
+    # Were the refill never seen, the order stops counting after a grace period.
+    late = delivered + DELIVERY_GRACE
+    brain.observe("coffee", Reading(ts=late, value=0, unit="g", seq=4), late)
+    assert len(brain.decide(late)) == 1
