@@ -29,7 +29,7 @@ from typing import Protocol
 
 from edge_agent import protocol
 from edge_agent.catalog import ItemSpec
-from edge_agent.core import DECIDE_EVERY, Brain, ReadingRejected
+from edge_agent.core import DECIDE_EVERY, Brain, OrderDecision, ReadingRejected
 from edge_agent.errors import ProtocolError
 from simulators.firmware import Message
 from simulators.household import Consumption, HandPurchase
@@ -116,6 +116,17 @@ class LeadTimes:
         return max(leads)
 
 
+def reading_of(message: Message, household: str) -> tuple[str, protocol.Reading] | None:
+    """The item and reading a message carries for ``household``; ``None`` if it is not one.
+
+    :class:`~edge_agent.errors.ProtocolError` if it is malformed.
+    """
+    topic = protocol.parse_topic(message.topic)
+    if not isinstance(topic, protocol.ReadingTopic) or topic.household != household:
+        return None
+    return topic.item, protocol.decode_reading(message.payload)
+
+
 # --- the agent ----------------------------------------------------------------------
 
 
@@ -135,36 +146,21 @@ class AgentPolicy:
 
     def observe(self, message: Message) -> None:
         try:
-            topic = protocol.parse_topic(message.topic)
-            if not isinstance(topic, protocol.ReadingTopic) or topic.household != self.household:
+            sensed = reading_of(message, self.household)
+            if sensed is None:
                 return
-            reading = protocol.decode_reading(message.payload)
-            decisions = self.brain.on_reading(topic.item, reading, message.at)
+            decisions = self.brain.on_reading(*sensed, message.at)
         except (ProtocolError, ReadingRejected):
             self.dropped += 1  # the service logs and drops these too
             return
-        self._decided += [
-            OrderRequest(
-                lines=tuple((line.item, line.packs) for line in decision.lines),
-                explanation=decision.explanation,
-                request_id=decision.request_id,
-            )
-            for decision in decisions
-        ]
+        self._decided += [_request(decision) for decision in decisions]
 
     def decide(self, now: datetime) -> list[OrderRequest]:
         while self._next_prediction <= now:
             self._predict(self._next_prediction)
             self._next_prediction += PREDICT_EVERY
         while self._next_tick <= now:
-            for decision in self.brain.decide(self._next_tick):
-                self._decided.append(
-                    OrderRequest(
-                        lines=tuple((line.item, line.packs) for line in decision.lines),
-                        explanation=decision.explanation,
-                        request_id=decision.request_id,
-                    )
-                )
+            self._decided += [_request(decision) for decision in self.brain.decide(self._next_tick)]
             self._next_tick += DECIDE_EVERY
         decided, self._decided = self._decided, []
         return decided
@@ -181,6 +177,14 @@ class AgentPolicy:
             Prediction(now, run_out.item, run_out.p10, run_out.p50, run_out.p90)
             for run_out in self.brain.forecasts(now).values()
         ]
+
+
+def _request(decision: OrderDecision) -> OrderRequest:
+    return OrderRequest(
+        lines=tuple((line.item, line.packs) for line in decision.lines),
+        explanation=decision.explanation,
+        request_id=decision.request_id,
+    )
 
 
 # --- the baselines ------------------------------------------------------------------
@@ -232,13 +236,13 @@ class ThresholdPolicy:
 
     def observe(self, message: Message) -> None:
         try:
-            topic = protocol.parse_topic(message.topic)
-            if not isinstance(topic, protocol.ReadingTopic) or topic.household != self.household:
-                return
-            reading = protocol.decode_reading(message.payload)
+            sensed = reading_of(message, self.household)
         except ProtocolError:
             return
-        item = self._items.get(topic.item)
+        if sensed is None:
+            return
+        item_id, reading = sensed
+        item = self._items.get(item_id)
         if item is None or item.id in self._waiting:
             return
         level = item.level_from_reading(reading.value)
