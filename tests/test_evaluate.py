@@ -247,16 +247,23 @@ def write_tiny(folder: Path, name: str = "tiny") -> Path:
 def test_cli_writes_every_metric(tmp_path: Path) -> None:
     scenario = write_tiny(tmp_path)
     out = tmp_path / "scores.json"
+    demand = tmp_path / "demand.csv"
+    demand.write_text(DEMAND, encoding="utf-8")
     charts = tmp_path / "charts"
-    args = ["--scenario", str(scenario), "--policy", "agent", "--json", str(out)]
-    result = CliRunner().invoke(cli, ["evaluate", *args, "--charts", str(charts)])
+    args = ["--scenario", str(scenario), "--demand", str(demand), "--policy", "fixed-cycle"]
+    result = CliRunner().invoke(
+        cli, ["evaluate", *args, "--json", str(out), "--charts", str(charts)]
+    )
     assert result.exit_code == 0, result.output
     (document,) = json.loads(out.read_text())
-    assert document["policy"] == "agent"
+    assert document["policy"] == "fixed-cycle"
     assert set(document["metrics"]) == METRICS
     assert set(document["items"]) == {"tea", "milk"}
     assert set(document["items"]["milk"]) == METRICS - {"min_item_fill_rate"}
-    assert "| tiny | agent |" in result.output
+    # The demand file's uses, not the consumption model's: the figure worked out above.
+    assert document["items"]["milk"]["fill_rate"] == pytest.approx(2600 / 2800)
+    assert document["metrics"]["run_out_coverage"] is None
+    assert "| tiny | fixed-cycle |" in result.output
     assert (tmp_path / "charts" / "tiny.png").read_bytes().startswith(b"\x89PNG")
 
 
