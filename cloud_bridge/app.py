@@ -1,17 +1,15 @@
 """The bridge's HTTP service: ``create_app`` builds it; resources live in ``cleanup_ctx``.
 
-Endpoints (docs/bridge.md describes them):
-
-* ``GET /healthz``
-* ``POST /v1/orders``: a device places an order (signed with its device secret)
-* ``GET /v1/orders/{order_id}``: a device of the same household reads an order
-* ``POST /v1/shop/orders/{order_id}/status``: the shop reports (signed with the shop secret)
+The route table is below; handlers live in api.py (devices and the shop) and
+admin_api.py (the operator). docs/bridge.md describes every endpoint, and
+``GET /openapi.json`` serves the OpenAPI 3 description (openapi.py builds it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Final
 
@@ -19,44 +17,81 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from cloud_bridge.auth import authenticate_device, authenticate_shop
+from cloud_bridge import admin_api, api
+from cloud_bridge.batching import GroupCommit
 from cloud_bridge.downlink import Downlink, MqttDownlink, NoDownlink
 from cloud_bridge.errors import (
     AuthenticationError,
     CloudBridgeError,
     DeviceExists,
+    Forbidden,
+    HouseholdNotFound,
     IdempotencyConflict,
     IllegalTransition,
     InvalidPayload,
     MalformedRequest,
     OrderNotFound,
+    SubscriptionNotFound,
 )
 from cloud_bridge.forwarder import Backoff, Forwarder
+from cloud_bridge.metrics import BridgeMetrics
 from cloud_bridge.orders import Orders
-from cloud_bridge.payloads import (
-    ErrorBody,
-    ErrorDetail,
-    OrderBody,
-    decode_order_request,
-    decode_status_report,
-    encode,
-    order_body,
-)
+from cloud_bridge.payloads import ErrorBody, ErrorDetail, encode
 from cloud_bridge.settings import BridgeSettings
+from cloud_bridge.state import (
+    CLOCK,
+    DOWNLINK,
+    FORWARDER,
+    INTAKE,
+    METRICS,
+    ORDERS,
+    SETTINGS,
+    SHOP_CLIENT,
+    SIGNING_CLOCK,
+    STORE,
+)
 from cloud_bridge.store import Store
 from edge_agent.clock import Clock, SystemClock
 
-SETTINGS: Final = web.AppKey("settings", BridgeSettings)
-CLOCK: Final = web.AppKey[Clock]("clock")
-SIGNING_CLOCK: Final = web.AppKey[Clock]("signing_clock")
-STORE: Final = web.AppKey("store", Store)
-DOWNLINK: Final = web.AppKey[Downlink]("downlink")
-ORDERS: Final = web.AppKey("orders", Orders)
-SHOP_CLIENT: Final = web.AppKey("shop_client", aiohttp.ClientSession)
-FORWARDER: Final = web.AppKey("forwarder", Forwarder)
+__all__ = [
+    "CLOCK",
+    "DOWNLINK",
+    "FORWARDER",
+    "MAX_BODY_BYTES",
+    "METRICS",
+    "ORDERS",
+    "SETTINGS",
+    "SHOP_CLIENT",
+    "SIGNING_CLOCK",
+    "STORE",
+    "create_app",
+]
 
-#: Order requests and status reports are small; refuse anything much bigger.
+logger = logging.getLogger(__name__)
+
+#: Requests are small; refuse anything much bigger.
 MAX_BODY_BYTES: Final = 64 * 1024
+
+ROUTES: Final = [
+    web.get("/healthz", api.healthz),
+    web.get("/openapi.json", api.openapi_spec),
+    web.post("/v1/orders", api.place_order),
+    web.get("/v1/orders", api.list_orders),
+    web.get("/v1/orders/{order_id}", api.get_order),
+    web.post("/v1/orders/{order_id}/cancel", api.cancel_order),
+    web.post("/v1/orders/{order_id}/approve", api.approve_order),
+    web.get("/v1/household", api.get_household),
+    web.patch("/v1/household/subscriptions/{item}", api.patch_subscription),
+    web.post("/v1/shop/orders/{order_id}/status", api.shop_status),
+    web.get("/v1/admin/orders", admin_api.list_orders),
+    web.post("/v1/admin/orders/{order_id}/redeliver", admin_api.redeliver),
+    web.get("/v1/admin/households/{household}", admin_api.get_household),
+    web.put("/v1/admin/households/{household}", admin_api.put_household),
+    web.put("/v1/admin/households/{household}/subscriptions/{item}", admin_api.put_subscription),
+    web.get("/v1/admin/endpoint", admin_api.get_endpoint),
+    web.post("/v1/admin/endpoint/enable", admin_api.enable_endpoint),
+    web.get("/metrics", admin_api.metrics),
+]
 
 
 def create_app(
@@ -64,23 +99,19 @@ def create_app(
 ) -> web.Application:
     """The bridge app, its resources opened on start-up and closed on clean-up.
 
-    ``clock`` is the business clock: order times and the retry schedule. ``signing_clock``
-    (real time by default) judges the freshness of incoming signatures and stamps
-    outgoing ones, since the replay window is real time even when business time is fast.
+    ``clock`` is the business clock: order times, the cancel window and the retry
+    schedule. ``signing_clock`` (real time by default) judges the freshness of incoming
+    signatures, stamps outgoing ones, and times requests and polls, since those are
+    about the network, even when business time runs fast.
     """
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[request_metrics, json_errors], client_max_size=MAX_BODY_BYTES
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[SIGNING_CLOCK] = signing_clock or SystemClock()
-    app.cleanup_ctx.extend([_storage, _downlink, _shop_client, _forwarding])
-    app.router.add_routes(
-        [
-            web.get("/healthz", healthz),
-            web.post("/v1/orders", place_order),
-            web.get("/v1/orders/{order_id}", get_order),
-            web.post("/v1/shop/orders/{order_id}/status", shop_status),
-        ]
-    )
+    app.cleanup_ctx.extend([_storage, _intake, _downlink, _shop_client, _forwarding])
+    app.router.add_routes(ROUTES)
     return app
 
 
@@ -90,7 +121,27 @@ def create_app(
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     with Store(app[SETTINGS].db_path) as store:
         app[STORE] = store
+        app[METRICS] = BridgeMetrics(store)
         yield
+
+
+async def _intake(app: web.Application) -> AsyncIterator[None]:
+    """New orders are written in batches: one commit for the orders that came together."""
+    store = app[STORE]
+    # The downlink is told by the handler, once the batch is committed.
+    app[INTAKE] = GroupCommit(store, _orders(app, store, NoDownlink()))
+    yield
+
+
+def _orders(app: web.Application, store: Store, downlink: Downlink) -> Orders:
+    settings = app[SETTINGS]
+    return Orders(
+        store,
+        clock=app[CLOCK],
+        downlink=downlink,
+        cancel_window=settings.cancel_window,
+        require_subscription=settings.require_subscription,
+    )
 
 
 async def _downlink(app: web.Application) -> AsyncIterator[None]:
@@ -99,7 +150,9 @@ async def _downlink(app: web.Application) -> AsyncIterator[None]:
         app[DOWNLINK] = NoDownlink()
         yield
         return
-    async with MqttDownlink(address.host, address.port) as downlink:
+    async with MqttDownlink(
+        address.host, address.port, store=app[STORE], poll=app[SETTINGS].poll
+    ) as downlink:
         app[DOWNLINK] = downlink
         yield
 
@@ -112,7 +165,7 @@ async def _shop_client(app: web.Application) -> AsyncIterator[None]:
 
 async def _forwarding(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[ORDERS] = orders = Orders(app[STORE], clock=app[CLOCK], downlink=app[DOWNLINK])
+    app[ORDERS] = orders = _orders(app, app[STORE], app[DOWNLINK])
     app[FORWARDER] = forwarder = Forwarder(
         orders,
         app[SHOP_CLIENT],
@@ -122,6 +175,10 @@ async def _forwarding(app: web.Application) -> AsyncIterator[None]:
         signing_clock=app[SIGNING_CLOCK],
         backoff=Backoff(settings.retry_initial, settings.retry_max),
         timeout=settings.forward_timeout,
+        max_attempts=settings.max_attempts,
+        concurrency=settings.forward_concurrency,
+        poll=settings.poll,
+        observer=app[METRICS],
     )
     task = asyncio.create_task(forwarder.run(), name="restock-bridge-forwarder")
     yield
@@ -130,79 +187,30 @@ async def _forwarding(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-# --- handlers -----------------------------------------------------------------------
+# --- middlewares --------------------------------------------------------------------
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+@web.middleware
+async def request_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Time every request, labelled by its route's pattern (not its path: ids vary)."""
+    clock = request.app[SIGNING_CLOCK]
+    started = clock.now()
+    response = await handler(request)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    elapsed = (clock.now() - started).total_seconds()
+    request.app[METRICS].request(request.method, route, response.status, elapsed)
+    return response
 
-
-async def place_order(request: web.Request) -> web.Response:
-    app = request.app
-    body = await request.read()
-    who, request_id = authenticate_device(
-        app[STORE],
-        request.headers,
-        body,
-        now=app[SIGNING_CLOCK].now(),
-        tolerance=app[SETTINGS].signature_tolerance,
-    )
-    order, created = app[ORDERS].place(
-        who.household, who.device, request_id, decode_order_request(body)
-    )
-    if created:
-        app[FORWARDER].wake()
-    return _order_response(
-        order_body(order),
-        status=201 if created else 200,
-        headers={"Location": f"/v1/orders/{order.order_id}"},
-    )
-
-
-async def get_order(request: web.Request) -> web.Response:
-    app = request.app
-    who, _ = authenticate_device(
-        app[STORE],
-        request.headers,
-        await request.read(),
-        now=app[SIGNING_CLOCK].now(),
-        tolerance=app[SETTINGS].signature_tolerance,
-    )
-    order = app[ORDERS].for_household(request.match_info["order_id"], who.household)
-    return _order_response(order_body(order))
-
-
-async def shop_status(request: web.Request) -> web.Response:
-    app = request.app
-    body = await request.read()
-    webhook_id = authenticate_shop(
-        app[SETTINGS].shop_secret,
-        request.headers,
-        body,
-        now=app[SIGNING_CLOCK].now(),
-        tolerance=app[SETTINGS].signature_tolerance,
-    )
-    order = app[ORDERS].apply_shop_report(
-        request.match_info["order_id"], decode_status_report(body), webhook_id=webhook_id
-    )
-    return _order_response(order_body(order))
-
-
-def _order_response(
-    body: OrderBody, *, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=encode(body), status=status, headers=headers, content_type="application/json"
-    )
-
-
-# --- errors -------------------------------------------------------------------------
 
 #: HTTP status of each error class; subclasses inherit their base's.
 HTTP_STATUS: Final[dict[type[CloudBridgeError], int]] = {
     MalformedRequest: 400,
     AuthenticationError: 401,
+    Forbidden: 403,
     OrderNotFound: 404,
+    HouseholdNotFound: 404,
+    SubscriptionNotFound: 404,
     DeviceExists: 409,
     IdempotencyConflict: 409,
     IllegalTransition: 409,
@@ -223,14 +231,20 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except CloudBridgeError as exc:
+        status = http_status(exc)
+        if status >= 500:
+            logger.error("%s %s failed: %s", request.method, request.path, exc)
         field = exc.field if isinstance(exc, InvalidPayload) else None
-        return _error(http_status(exc), ErrorDetail(exc.code, str(exc), field))
+        return _error(status, ErrorDetail(exc.code, str(exc), field))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return _error(exc.status, ErrorDetail(code, exc.reason), headers=allow)
+    except Exception:
+        logger.exception("%s %s failed", request.method, request.path)
+        return _error(500, ErrorDetail("internal_error", "the bridge failed; see its log"))
 
 
 def _error(

@@ -9,16 +9,25 @@ the replay window is real time even when the business clock runs fast.
 Each failure raises :class:`AuthenticationError` with a stable code:
 ``signature_missing``, ``signature_invalid``, ``signature_stale``, ``unknown_device``
 or ``device_headers_required``.
+
+Admin routes take ``Authorization: Bearer <admin token>`` instead; their failures are
+``admin_disabled``, ``admin_token_missing`` and ``admin_token_invalid``.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from cloud_bridge.errors import AuthenticationError, MalformedRequest, UnknownDevice
+from cloud_bridge.errors import (
+    AdminAuthError,
+    AuthenticationError,
+    MalformedRequest,
+    UnknownDevice,
+)
 from cloud_bridge.store import Store
 from edge_agent.catalog import IDENTIFIER
 from edge_agent.errors import SignatureError
@@ -95,12 +104,12 @@ def check_freshness(headers: Mapping[str, str], *, now: datetime, tolerance: flo
         raise MalformedRequest(
             "invalid_headers", f"{ID_HEADER} must be at most {MAX_WEBHOOK_ID} characters"
         )
-    try:
-        timestamp = int(headers[TIMESTAMP_HEADER])
-    except ValueError:
+    raw = headers[TIMESTAMP_HEADER].strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
         raise AuthenticationError(
             "signature_invalid", f"{TIMESTAMP_HEADER} must be integer Unix seconds"
-        ) from None
+        )
+    timestamp = int(raw)
     age = now.timestamp() - timestamp
     if abs(age) > tolerance:
         raise AuthenticationError(
@@ -138,3 +147,42 @@ def _scan(
     raise AuthenticationError(
         "signature_invalid", "no registered device's secret verifies this signature"
     )
+
+
+#: The header admin routes read their token from, as ``Bearer <token>``.
+AUTHORIZATION: Final = "Authorization"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: a household's device, or the admin (``household is None``)."""
+
+    household: str | None
+    device: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.household is None
+
+    def describe(self) -> str:
+        return "the admin" if self.household is None else f"{self.household}/{self.device}"
+
+
+ADMIN: Final = Caller(None)
+
+
+def authenticate_admin(admin_token: str | None, headers: Mapping[str, str]) -> Caller:
+    """Check the ``Authorization: Bearer`` token of an admin request."""
+    if admin_token is None:
+        raise AdminAuthError(
+            "admin_disabled", "admin routes are off: start the bridge with an admin token"
+        )
+    value = headers.get(AUTHORIZATION)
+    if not value:
+        raise AdminAuthError("admin_token_missing", "send Authorization: Bearer <admin token>")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), admin_token.encode()
+    ):
+        raise AdminAuthError("admin_token_invalid", "the admin token is wrong")
+    return ADMIN

@@ -2,6 +2,12 @@
 
 Updates are retained, QoS 1, on ``order_update_topic(household, order_id)``, so an
 agent that was offline finds each order's latest state when it subscribes.
+
+The queue is the orders table: every change bumps an order's ``version``, and an order
+whose ``announced_version`` is behind still waits to be published (store.py). So
+updates survive a broker outage and a bridge restart, and a change made by another
+process (``restock bridge cancel``) is published by the running bridge. While an order
+waits, only its latest state is published.
 """
 
 from __future__ import annotations
@@ -9,38 +15,53 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Final, Protocol, Self
 
 import aiomqtt
 
 from cloud_bridge.errors import CloudBridgeError
+from cloud_bridge.store import Order, Store
+from cloud_bridge.waiting import wake_or_sleep
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.mqtt_link import publish
 from edge_agent.protocol import OrderUpdate, encode, order_update_topic
 
 logger = logging.getLogger(__name__)
 
+#: Updates read from the database per pass.
+BATCH: Final = 100
+
 
 class Downlink(Protocol):
-    """Where the bridge sends order updates; ``send`` never blocks."""
+    """Where the bridge says that orders changed; ``notify`` never blocks."""
 
-    def send(self, household: str, update: OrderUpdate) -> None: ...
+    def notify(self) -> None: ...
 
 
 class NoDownlink:
-    """The downlink when no broker is configured: updates are dropped."""
+    """The downlink when no broker is configured: changes wait in the database, unpublished."""
 
-    def send(self, household: str, update: OrderUpdate) -> None:
-        del household, update
+    def notify(self) -> None:
+        pass
+
+
+def order_update(order: Order) -> OrderUpdate:
+    """The protocol's order update for the order's current state."""
+    return OrderUpdate(
+        order_id=order.order_id,
+        status=order.status,
+        ts=order.updated_at,
+        lines=order.lines,
+        eta=order.eta,
+        request_id=order.request_id,
+    )
 
 
 class MqttDownlink:
     """One aiomqtt connection, kept open (and reopened) for the life of ``async with``.
 
-    ``send`` queues an update and returns. Queued updates are keyed by topic, so while
-    the broker is away only each order's latest update waits; the queue is bounded by
-    the number of orders that changed. Updates still queued at exit are lost: the
-    order table holds the truth, and the agent can ask ``GET /v1/orders/{id}``.
+    ``notify`` wakes the publisher; it also looks at the database every ``poll``
+    seconds, for changes made by other processes.
     """
 
     def __init__(
@@ -48,21 +69,24 @@ class MqttDownlink:
         host: str,
         port: int = 1883,
         *,
+        store: Store,
         identifier: str | None = None,
         timeout: float = 10.0,
         reconnect_delay: float = 1.0,
         max_reconnect_delay: float = 30.0,
+        poll: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self._store = store
         self._identifier = identifier
         self._timeout = timeout
         self._reconnect_delay = reconnect_delay
         self._max_reconnect_delay = max_reconnect_delay
-        # Reconnecting waits in real time: the broker's outage is real.
+        self._poll = poll
+        # Reconnecting and polling wait in real time: the broker's outage is real.
         self._clock = clock or SystemClock()
-        self._pending: dict[str, bytes] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -90,8 +114,7 @@ class MqttDownlink:
             if current is not None and current.cancelling():
                 raise
 
-    def send(self, household: str, update: OrderUpdate) -> None:
-        self._pending[order_update_topic(household, update.order_id)] = encode(update)
+    def notify(self) -> None:
         self._wake.set()
 
     async def _run(self) -> None:
@@ -116,10 +139,13 @@ class MqttDownlink:
 
     async def _publish_forever(self, client: aiomqtt.Client) -> None:
         while True:
-            await self._wake.wait()
             self._wake.clear()
-            for topic, payload in list(self._pending.items()):
-                await publish(client, topic, payload, retain=True, timeout=self._timeout)
-                # A newer update may have replaced this one while it was in flight.
-                if self._pending.get(topic) is payload:
-                    del self._pending[topic]
+            batch = self._store.unannounced(limit=BATCH)
+            for order in batch:
+                topic = order_update_topic(order.household, order.order_id)
+                await publish(
+                    client, topic, encode(order_update(order)), retain=True, timeout=self._timeout
+                )
+                self._store.mark_announced(order.order_id, order.version)
+            if len(batch) < BATCH:
+                await wake_or_sleep(self._wake, self._clock, self._poll)

@@ -88,3 +88,37 @@ class IllegalTransition(CloudBridgeError):
     """An order cannot move from its current status to the requested one."""
 
     code = "illegal_transition"
+
+
+class AdminAuthError(AuthenticationError):
+    """An admin route was called without the admin token, or with a wrong one."""
+
+
+class Forbidden(CloudBridgeError):
+    """The caller is authenticated but may not do this (another household's data)."""
+
+    code = "forbidden"
+
+
+class HouseholdNotFound(CloudBridgeError):
+    """No household is registered under this name."""
+
+    code = "household_not_found"
+
+
+class SubscriptionNotFound(CloudBridgeError):
+    """The household has no subscription for this item."""
+
+    code = "subscription_not_found"
+
+
+class CancelWindowClosed(IllegalTransition):
+    """The order has gone, or may have gone, to the shop: it can no longer be cancelled."""
+
+    code = "cancel_window_closed"
+
+
+class NotRedeliverable(IllegalTransition):
+    """The order's webhook cannot be redelivered in its current status."""
+
+    code = "not_redeliverable"

@@ -14,14 +14,26 @@ from edge_agent.mqtt_link import BrokerUrl
 from edge_agent.webhooks import DEFAULT_TOLERANCE_SECONDS, secret_key
 
 MEMORY = ":memory:"
+#: The cancel window ``restock bridge serve`` uses unless told otherwise: two hours.
+#: (Amazon's Dash Replenishment and Brother's Refresh give a day: 86400.)
+SERVE_CANCEL_WINDOW = 2 * 3600.0
+#: An admin token shorter than this is refused: it must not be guessable.
+MIN_ADMIN_TOKEN = 16
 
 
 @dataclass(frozen=True, slots=True)
 class BridgeSettings:
     """Everything the bridge needs to run; invalid values raise :class:`SettingsError`.
 
-    Durations are seconds. ``signature_tolerance`` is real time; the forwarding retry
-    delays are business-clock time, so retries keep pace with a simulated clock.
+    Durations are seconds. ``signature_tolerance``, ``forward_timeout`` and ``poll`` are
+    real time; the cancel window and the retry delays are business-clock time, so they
+    keep pace with a simulated clock.
+
+    Library defaults keep the bridge as simple as its first release, which the demo
+    relies on: orders go out at once (``cancel_window=0``) and items without a
+    subscription are ordered unpriced (``require_subscription=False``). ``restock bridge
+    serve`` defaults to a production setting instead: a two-hour window and required
+    subscriptions. ``admin_token=None`` turns the admin routes off.
     """
 
     db_path: Path | str
@@ -34,6 +46,15 @@ class BridgeSettings:
     forward_timeout: float = 10.0
     retry_initial: float = 30.0
     retry_max: float = 3600.0
+    #: Attempts before an order's webhook is dead-lettered: about a day at the defaults.
+    max_attempts: int = 40
+    #: Webhooks in flight to the shop at once.
+    forward_concurrency: int = 8
+    cancel_window: float = 0.0
+    require_subscription: bool = False
+    admin_token: str | None = None
+    #: How often the queues are re-read for changes made by other processes (the CLI).
+    poll: float = 1.0
 
     def __post_init__(self) -> None:
         _check_db_path(self.db_path)
@@ -45,8 +66,26 @@ class BridgeSettings:
             raise SettingsError(f"port must be 0-65535, got {self.port}")
         if self.mqtt_url is not None:
             self.mqtt_address()
-        for name in ("signature_tolerance", "forward_timeout", "retry_initial", "retry_max"):
+        for name in (
+            "signature_tolerance",
+            "forward_timeout",
+            "retry_initial",
+            "retry_max",
+            "poll",
+        ):
             _check_positive(name, getattr(self, name))
+        if not (math.isfinite(self.cancel_window) and self.cancel_window >= 0):
+            raise SettingsError(
+                f"cancel_window must be 0 or more seconds, got {self.cancel_window!r}"
+            )
+        for name in ("max_attempts", "forward_concurrency"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.admin_token is not None and len(self.admin_token) < MIN_ADMIN_TOKEN:
+            raise SettingsError(
+                f"admin token must be at least {MIN_ADMIN_TOKEN} characters; generate one"
+                " with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         if self.retry_max < self.retry_initial:
             raise SettingsError(
                 f"retry_max ({self.retry_max}s) must be at least retry_initial"

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from cloud_bridge.app import STORE, create_app
 from cloud_bridge.auth import DEVICE_HEADER, HOUSEHOLD_HEADER
+from cloud_bridge.intake import Household, Subscription
 from cloud_bridge.settings import BridgeSettings
 from cloud_bridge.store import Store
 from edge_agent.clock import Clock, SystemClock
@@ -159,9 +160,68 @@ def bridge_settings(tmp_path: Path, shop_url: str, **overrides: Any) -> BridgeSe
         "shop_secret": SHOP_SECRET,
         "retry_initial": 0.01,
         "retry_max": 0.05,
+        "admin_token": ADMIN_TOKEN,
+        "poll": 0.05,
     }
     values.update(overrides)
     return BridgeSettings(**values)
 
 
 SHOP_SECRET = new_secret()
+ADMIN_TOKEN = "admin-" + secrets.token_hex(16)
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def subscribe(
+    client: BridgeClient,
+    household: str,
+    item: str,
+    *,
+    price_cents: int = 100,
+    enabled: bool = True,
+    skip_next: bool = False,
+) -> Subscription:
+    """Subscribe ``household`` to ``item`` directly in the running bridge's store."""
+    return client.app[STORE].accounts.put_subscription(
+        Subscription(
+            household=household,
+            item=item,
+            sku=f"SKU-{item.upper()}",
+            pack="1 pack",
+            price_cents=price_cents,
+            enabled=enabled,
+            skip_next=skip_next,
+        ),
+        now=SystemClock().now(),
+    )
+
+
+def set_limits(
+    client: BridgeClient, household: str, *, cap: int | None = None, auto_approve: int | None = None
+) -> None:
+    client.app[STORE].accounts.put_household(
+        Household(household, monthly_cap_cents=cap, auto_approve_cents=auto_approve),
+        now=SystemClock().now(),
+    )
+
+
+async def place(
+    client: BridgeClient, device: Device, *lines: tuple[str, int], msg_id: str | None = None
+) -> dict[str, Any]:
+    """Place an order of ``lines`` as ``device``; return the answer's JSON (201 or 200)."""
+    body = order_json(*lines)
+    response = await client.post(
+        "/v1/orders", data=body, headers=device.headers(body, msg_id=msg_id)
+    )
+    assert response.status in (200, 201), await response.text()
+    order: dict[str, Any] = await response.json()
+    return order
+
+
+async def act(
+    client: BridgeClient, order_id: str, action: str, who: Device | None, body: bytes = b""
+) -> tuple[int, Any]:
+    """POST /v1/orders/{id}/{action} as a device, or as the admin when ``who`` is None."""
+    headers = ADMIN if who is None else who.headers(body)
+    response = await client.post(f"/v1/orders/{order_id}/{action}", data=body, headers=headers)
+    return response.status, await response.json()
