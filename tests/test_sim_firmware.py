@@ -132,6 +132,19 @@ def uses(items: tuple[ItemSpec, ...], end: datetime) -> Iterator[tuple[datetime,
     return iter(sorted(timeline))
 
 
+def quiet_firmware(*items: ItemSpec) -> DeviceFirmware:
+    """Firmware of the first item's appliance, with no faults, seed 1, over T0-END."""
+    return DeviceFirmware(
+        household=HOUSEHOLD,
+        device=items[0].device,
+        items=items,
+        settings=QUIET,
+        seed=1,
+        start=T0,
+        end=END,
+    )
+
+
 def wake_until(firmware: DeviceFirmware, when: datetime, levels: dict[str, float]) -> list[Message]:
     messages: list[Message] = []
     while (due := firmware.next_due()) is not None and due <= when:
@@ -223,15 +236,7 @@ def test_heartbeat_reads_every_item_at_its_cadence(minutes: float) -> None:
 
 def test_level_changes_are_reported_only_when_the_sensed_value_changes() -> None:
     """The same level again is not news; a new level is, with the next seq."""
-    firmware = DeviceFirmware(
-        household=HOUSEHOLD,
-        device=Device.FRIDGE,
-        items=(MILK,),
-        settings=QUIET,
-        seed=1,
-        start=T0,
-        end=END,
-    )
+    firmware = quiet_firmware(MILK)
     firmware.boot(T0, lambda _: 3000.0)
     later = T0 + timedelta(minutes=5)
     assert firmware.level_changed(later, "milk", 3000.0) == []
@@ -256,15 +261,7 @@ def test_same_inputs_give_identical_messages() -> None:
 
 def test_water_filter_reports_litres_through_the_cartridge() -> None:
     """210 L of filter life left is 90 L through the installed cartridge; empty reads 150."""
-    firmware = DeviceFirmware(
-        household=HOUSEHOLD,
-        device=Device.WATER_FILTER,
-        items=(FILTER,),
-        settings=QUIET,
-        seed=1,
-        start=T0,
-        end=END,
-    )
+    firmware = quiet_firmware(FILTER)
     _, boot = firmware.boot(T0, lambda _: 210.0)
     later = T0 + timedelta(hours=0.5)
     values = [protocol.decode_reading(boot.payload).value]
@@ -562,28 +559,12 @@ def test_dropouts_do_not_move_the_reboots_or_the_spikes() -> None:
 def test_items_of_another_device_are_refused() -> None:
     """A fridge does not meter a water filter."""
     with pytest.raises(SimulatorError, match="does not sense items"):
-        DeviceFirmware(
-            household=HOUSEHOLD,
-            device=Device.FRIDGE,
-            items=(MILK, FILTER),
-            settings=QUIET,
-            seed=1,
-            start=T0,
-            end=END,
-        )
+        quiet_firmware(MILK, FILTER)
 
 
 def test_a_level_change_past_a_due_wake_is_refused() -> None:
     """The caller must wake the firmware at ``next_due`` before moving on past it."""
-    firmware = DeviceFirmware(
-        household=HOUSEHOLD,
-        device=Device.FRIDGE,
-        items=(MILK,),
-        settings=QUIET,
-        seed=1,
-        start=T0,
-        end=END,
-    )
+    firmware = quiet_firmware(MILK)
     firmware.boot(T0, lambda _: 3000.0)
     with pytest.raises(SimulatorError, match="wake it before"):
         firmware.level_changed(T0 + timedelta(hours=2), "milk", 2900.0)
@@ -591,15 +572,7 @@ def test_a_level_change_past_a_due_wake_is_refused() -> None:
 
 def test_time_must_not_go_backwards() -> None:
     """Instants given to the firmware never decrease."""
-    firmware = DeviceFirmware(
-        household=HOUSEHOLD,
-        device=Device.FRIDGE,
-        items=(MILK,),
-        settings=QUIET,
-        seed=1,
-        start=T0,
-        end=END,
-    )
+    firmware = quiet_firmware(MILK)
     firmware.boot(T0, lambda _: 3000.0)
     firmware.level_changed(T0 + timedelta(minutes=30), "milk", 2900.0)
     with pytest.raises(SimulatorError, match="already at"):
