@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 
 import msgspec
 
+from edge_agent.budget import BudgetSettings
 from edge_agent.catalog import ItemSpec, check_identifier, index_items
 from edge_agent.errors import ConfigError, SignatureError
 from edge_agent.mqtt_link import BrokerUrl
@@ -22,12 +24,27 @@ class AgentSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     broker: str = "mqtt://127.0.0.1:1883"
     device: str = "agent"
     database: str = "restock-agent.db"
+    #: The most the household's orders may cost per calendar month, in item-price units.
+    monthly_cap: float | None = None
+    #: Orders costing more than this wait for `restock agent approve`.
+    approve_above: float | None = None
 
     def __post_init__(self) -> None:
         check_identifier(self.household, "household")
         check_identifier(self.device, "device")
         if not self.bridge_url.startswith(("http://", "https://")):
             raise ValueError(f"bridge_url {self.bridge_url!r} must start with http:// or https://")
+        for name in ("monthly_cap", "approve_above"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"agent.{name} must be a number greater than 0, got {value!r}")
+
+    @property
+    def budget(self) -> BudgetSettings | None:
+        """The household's spending rules, or ``None`` when it has neither."""
+        if self.monthly_cap is None and self.approve_above is None:
+            return None
+        return BudgetSettings(monthly_cap=self.monthly_cap, approve_above=self.approve_above)
 
 
 class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -6,17 +6,29 @@ Sans-I/O: no asyncio, MQTT, HTTP or SQLite here. The MQTT service, the demo and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from edge_agent.budget import (
+    DECLINED,
+    UNSPENT,
+    BudgetSettings,
+    MonthlySpending,
+    order_cents,
+    review,
+)
 from edge_agent.catalog import ItemSpec, index_items
-from edge_agent.errors import RestockError
+from edge_agent.errors import ApprovalError, RestockError
 from edge_agent.estimator import LevelEstimator, Refill
-from edge_agent.forecast import RunOut, forecast
+from edge_agent.forecast import Forecaster, RunOut
 from edge_agent.policy import LinePlan, PolicySettings, is_due, plan_line
 from edge_agent.protocol import FINAL_STATUSES, Reading
 
+#: An item quiet for this many of its usual gaps between uses may be empty.
+SILENCE_GAPS = 5
+#: The household is home when some item was used within this long.
+HOME_ACTIVITY = timedelta(hours=12)
 #: Readings stamped further ahead of the agent's clock than this are refused.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 #: A refill at least this share of an ordered line counts as that line's delivery.
@@ -41,10 +53,15 @@ class OrderDecision:
     request_id: str
     created_at: datetime
     lines: tuple[LinePlan, ...]
+    #: Held by the household's budget (edge_agent/budget.py): not sent until approved.
+    awaiting_approval: bool = False
+    #: What the budget did to the order, if anything; ends the explanation.
+    note: str = ""
 
     @property
     def explanation(self) -> str:
-        return "Ordering because " + "; ".join(line.explanation for line in self.lines) + "."
+        reasons = [line.explanation for line in self.lines] + ([self.note] if self.note else [])
+        return "Ordering because " + "; ".join(reasons) + "."
 
 
 @dataclass(slots=True)
@@ -52,6 +69,13 @@ class _OpenOrder:
     decision: OrderDecision
     arrived: set[str] = field(default_factory=set)  # items whose refill was seen
     delivered_at: datetime | None = None  # when the shop said it was delivered
+    approved_at: datetime | None = None  # when the household approved a held order
+
+    def expected_since(self, cutoff: datetime) -> bool:
+        """Whether it may still arrive: held, or sent (created or approved) after ``cutoff``."""
+        if self.decision.awaiting_approval:
+            return True
+        return (self.approved_at or self.decision.created_at) >= cutoff
 
 
 class Brain:
@@ -62,13 +86,20 @@ class Brain:
         household: str,
         items: Iterable[ItemSpec],
         settings: PolicySettings | None = None,
+        *,
+        budget: BudgetSettings | None = None,
     ) -> None:
         self.household = household
         self.items = index_items(items, source=f"household {household!r}")
         self.settings = settings or PolicySettings()
         self.estimators = {item_id: LevelEstimator(spec) for item_id, spec in self.items.items()}
+        self.forecasters = {
+            item_id: Forecaster(estimator) for item_id, estimator in self.estimators.items()
+        }
         self._open: dict[str, _OpenOrder] = {}
         self._hold_until: dict[str, datetime] = {}
+        self.budget = budget
+        self.spending = MonthlySpending()
 
     # --- inputs -------------------------------------------------------------------
 
@@ -93,16 +124,46 @@ class Brain:
         return refill
 
     def on_reading(self, item_id: str, reading: Reading, now: datetime) -> list[OrderDecision]:
-        """What the agent does with each reading, on every path: take it in, then decide."""
+        """What the agent does with each reading, on every path: take it in, then decide.
+
+        A reading changes only its own item's forecast, so the whole household is
+        reconsidered only when that item is now due; otherwise time alone can make
+        another item due, and the :data:`DECIDE_EVERY` tick sees to that.
+        """
         self.observe(item_id, reading, now)
+        if not self._item_due(item_id, now):
+            return []
         return self.decide(now)
 
-    def track(self, decision: OrderDecision, status: str = "placed") -> None:
-        """Remember an order that is on its way (after a restart, or once decided)."""
-        if status in FINAL_STATUSES:
+    def _item_due(self, item_id: str, now: datetime) -> bool:
+        if now < self._hold_until.get(item_id, now):
+            return False
+        coming = self.on_the_way(item_id, now)
+        empty = self.probably_empty(item_id, now)
+        run_out = self.forecasters[item_id].forecast(now, extra_stock=coming, empty=empty)
+        return run_out is not None and is_due(self.items[item_id], run_out, now, self.settings)
+
+    def track(
+        self,
+        decision: OrderDecision,
+        status: str = "placed",
+        *,
+        approved_at: datetime | None = None,
+        changed_at: datetime | None = None,
+    ) -> None:
+        """Remember an order that is on its way (after a restart, or once decided).
+
+        Unless held or refused, it counts against the spending of its month. After a
+        restart, ``changed_at`` of a refused or declined order holds its items back.
+        """
+        if status not in UNSPENT and not decision.awaiting_approval:
+            self.spending.add(decision.request_id, decision.created_at, self._cost(decision))
+        if status in FINAL_STATUSES or status == DECLINED:
             self._open.pop(decision.request_id, None)
+            if changed_at is not None and status in ("rejected", "failed", DECLINED):
+                self._hold_items(decision, changed_at)
         else:
-            self._open[decision.request_id] = _OpenOrder(decision)
+            self._open[decision.request_id] = _OpenOrder(decision, approved_at=approved_at)
 
     def update_status(self, request_id: str, status: str, now: datetime) -> None:
         """Apply news of an order: on its way, or final (delivered, cancelled…).
@@ -112,22 +173,47 @@ class Brain:
         """
         if status not in FINAL_STATUSES:
             return
+        if status in UNSPENT:
+            self.spending.forget(request_id)
         if status == "delivered" and (order := self._open.get(request_id)) is not None:
             # Until the sensors show it, the delivery still counts as on its way.
             order.delivered_at = now
             return
         order = self._open.pop(request_id, None)
         if order is not None and status in ("rejected", "failed"):
-            for line in order.decision.lines:
-                self._hold_until[line.item] = now + self.settings.after_refusal
+            self._hold_items(order.decision, now)
+
+    def approve(self, request_id: str, now: datetime) -> OrderDecision:
+        """The household approves a held order: it is sent, and its cost counts."""
+        order = self._awaiting(request_id)
+        order.decision = replace(order.decision, awaiting_approval=False)
+        order.approved_at = now
+        self.spending.add(request_id, order.decision.created_at, self._cost(order.decision))
+        return order.decision
+
+    def decline(self, request_id: str, now: datetime) -> None:
+        """The household declines a held order: its items wait as after a refusal."""
+        order = self._awaiting(request_id)
+        del self._open[request_id]
+        self._hold_items(order.decision, now)
+
+    def _awaiting(self, request_id: str) -> _OpenOrder:
+        order = self._open.get(request_id)
+        if order is None or not order.decision.awaiting_approval:
+            raise ApprovalError(f"order {request_id!r} is not awaiting approval")
+        return order
+
+    def _hold_items(self, decision: OrderDecision, since: datetime) -> None:
+        for line in decision.lines:
+            self._hold_until[line.item] = since + self.settings.after_refusal
 
     # --- outputs ------------------------------------------------------------------
 
     def forecasts(self, now: datetime) -> dict[str, RunOut]:
         """The current run-out forecast of every item that has one."""
         result = {}
-        for item_id, estimator in self.estimators.items():
-            run_out = forecast(estimator, now)
+        for item_id, forecaster in self.forecasters.items():
+            run_out = forecaster.forecast(now)
             if run_out is not None:
                 result[item_id] = run_out
         return result
@@ -144,7 +230,7 @@ class Brain:
             line.packs * item.pack_size
             for order in self._open.values()
             if item_id not in order.arrived
-            and order.decision.created_at >= cutoff
+            and order.expected_since(cutoff)
             and (order.delivered_at is None or now - order.delivered_at < DELIVERY_GRACE)
             for line in order.decision.lines
             if line.item == item_id
@@ -153,6 +239,11 @@ class Brain:
     @property
     def open_orders(self) -> list[OrderDecision]:
         return [order.decision for order in self._open.values()]
+
+    @property
+    def awaiting_approval(self) -> list[OrderDecision]:
+        """Orders the budget holds until the household approves or declines them."""
+        return [o.decision for o in self._open.values() if o.decision.awaiting_approval]
 
     def decide(self, now: datetime) -> list[OrderDecision]:
         """Return the orders to place now: none, usually, or one per lead-time group.
@@ -165,22 +256,31 @@ class Brain:
             if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
                 del self._open[request_id]
         due: list[tuple[ItemSpec, LinePlan]] = []
-        soon: list[tuple[ItemSpec, RunOut, float]] = []
-        for item_id, estimator in self.estimators.items():
+        soon: list[tuple[ItemSpec, RunOut]] = []
+        for item_id, forecaster in self.forecasters.items():
             if now < self._hold_until.get(item_id, now):
                 continue
             item = self.items[item_id]
             coming = self.on_the_way(item_id, now)
-            run_out = forecast(estimator, now, extra_stock=coming)
+            empty = self.probably_empty(item_id, now)
+            run_out = forecaster.forecast(now, extra_stock=coming, empty=empty)
             if run_out is None:
                 continue
             if is_due(item, run_out, now, self.settings):
                 reason = "due now to arrive in time"
+                if empty:
+                    quiet = now - self.estimators[item_id].last_use_or(now)
+                    reason = (
+                        f"no use seen for {quiet / timedelta(days=1):.1f} days while the"
+                        " household is home, so it is probably empty whatever the sensor reads"
+                    )
                 if coming:
                     reason = f"the {coming:g} {item.unit} on the way will not last"
-                due.append((item, plan_line(item, run_out, coming, self.settings, reason=reason)))
+                line = plan_line(item, run_out, self.settings, now, reason=reason, required=True)
+                assert line is not None
+                due.append((item, line))
             elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
-                soon.append((item, run_out, coming))
+                soon.append((item, run_out))
         groups: dict[float, list[LinePlan]] = {}
         for item, line in due:
             groups.setdefault(item.lead_time_hours.max, []).append(line)
@@ -188,9 +288,10 @@ class Brain:
         for lead in sorted(groups):
             joining = [entry for entry in soon if entry[0].lead_time_hours.max <= lead]
             soon = [entry for entry in soon if entry[0].lead_time_hours.max > lead]
-            groups[lead] += [
-                plan_line(i, r, c, self.settings, reason=reason) for i, r, c in joining
-            ]
+            for item, run_out in joining:
+                line = plan_line(item, run_out, self.settings, now, reason=reason, required=False)
+                if line is not None:
+                    groups[lead].append(line)
         stamp = f"{self.household}-{now.strftime('%Y%m%dT%H%M%S')}"
         decisions = [
             OrderDecision(
@@ -200,9 +301,58 @@ class Brain:
             )
             for n, lead in enumerate(sorted(groups))
         ]
+        decisions = self._apply_budget(decisions, now, due={item.id for item, _ in due})
         for decision in decisions:
             self.track(decision)
         return decisions
+
+    def _apply_budget(
+        self, decisions: list[OrderDecision], now: datetime, *, due: Collection[str]
+    ) -> list[OrderDecision]:
+        """Place, trim or hold new orders by the household's budget, if it has one."""
+        if self.budget is None or not decisions:
+            return decisions
+        verdicts = review(
+            [decision.lines for decision in decisions],
+            prices={item_id: item.price for item_id, item in self.items.items()},
+            spent_cents=self.spending.spent_cents(now),
+            settings=self.budget,
+            due=due,
+        )
+        return [
+            replace(d, lines=v.lines, awaiting_approval=v.held, note=v.note)
+            for d, v in zip(decisions, verdicts, strict=True)
+        ]
+
+    def _cost(self, decision: OrderDecision) -> int:
+        return order_cents(
+            decision.lines, {item_id: item.price for item_id, item in self.items.items()}
+        )
+
+    def probably_empty(self, item_id: str, now: datetime) -> bool:
+        """Whether an item that has gone quiet is more likely empty than unused.
+
+        A sensor whose zero has drifted reads a level when nothing is left; all it shows
+        is that use stopped. When an item regularly used shows no use for
+        :data:`SILENCE_GAPS` times its usual gap between uses (a day at least), while
+        other items are in use, its shelf is taken to be empty. Stock that arrived
+        after the last use, and an item more than half full, are left alone.
+        """
+        estimator = self.estimators[item_id]
+        gap, last = estimator.typical_use_gap(), estimator.last_use
+        estimate = estimator.estimate
+        if gap is None or last is None or estimate is None:
+            return False
+        if now - last < max(SILENCE_GAPS * gap, timedelta(days=1)):
+            return False
+        if estimator.refills and estimator.refills[-1].ts > last:
+            return False
+        if estimate.level > 0.5 * estimator.item.capacity:
+            return False
+        others = [e.last_use for i, e in self.estimators.items() if i != item_id]
+        return not others or any(
+            other is not None and now - other < HOME_ACTIVITY for other in others
+        )
 
     def _match_arrival(self, item_id: str, refill: Refill) -> None:
         item = self.items[item_id]

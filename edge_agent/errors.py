@@ -25,3 +25,7 @@ class BridgeError(RestockError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ApprovalError(RestockError):
+    """An order cannot be approved or declined: unknown, or not awaiting approval."""

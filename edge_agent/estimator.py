@@ -1,25 +1,64 @@
 """Level estimation: from noisy sensor readings to a believable stock level.
 
-Sans-I/O. A single reading can be a hand on the shelf, so the level is the median of
-the last few readings; a rise well above the noise is a refill, a fall is consumption.
-Time gaps (a device offline) simply have no readings: nothing is consumed during a
-gap until a later reading shows that it was.
+Sans-I/O. What the sensors get wrong, and what the estimator does about it:
+
+- **Noise.** The level is the median of the last few accepted readings, and consumption
+  is the *net* fall of that level: noise that dips and recovers adds up to nothing.
+- **Spikes** (a hand on the shelf, a miscount). A reading that jumps further than a
+  refill threshold from the level, up or down, is held back until the next reading: if
+  that one agrees with it, the jump was real (a refill, or a big use); if it falls back
+  to the old level, the jump was a spike and both are forgotten.
+- **Duplicates and late arrivals.** A reading not newer than the last one is ignored.
+- **Dropouts and reboots.** No readings means nothing is known: the next reading's fall
+  is spread evenly over the gap, never counted twice, and a gap alone counts nothing.
+- **Stuck sensors.** A stuck value shows no use until it frees; the fall then is real
+  and is spread over the time since the last change.
+- **Tare drift.** Slow drift is followed like any small change; it never reaches the
+  refill threshold, so it is never taken for a refill.
+
+Consumption is kept per hour, for the forecast's consumption model, with the hours the
+item was (nearly) empty marked: their use was not seen, only the lack of stock.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import statistics
-from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from edge_agent.catalog import ItemSpec
 
-#: Readings the median runs over. Three rejects any single transient spike.
+#: Readings the median runs over.
 MEDIAN_WINDOW = 3
-#: How much consumption history is kept in memory for the rate estimate.
+#: How much consumption history is kept, for the forecast's model.
 HISTORY = timedelta(days=28)
+#: The median of small rises between readings, over this many, estimates the noise.
+NOISE_SAMPLES = 48
+#: A fall counts as a use only above three noise sd, and above this share of a pack.
+USE_FLOOR = 0.005
+#: The tare creep is measured over idle spells (no use, readings this close) ...
+IDLE_SPELL = 6.0  # hours
+#: ... within this window, once they add up to this much time.
+CREEP_WINDOW = timedelta(days=7)
+CREEP_EVIDENCE = timedelta(days=2)
+#: A noisy sensor repeating its value this many times in a row is taken to be stuck.
+STUCK_RUN = 3
+_HOUR = 3600.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: For normal noise, the median absolute difference of two readings is this many sd.
+_MEDIAN_ABS_DIFF = 0.6744897501960817 * math.sqrt(2)
+
+
+def hour_of(ts: datetime) -> int:
+    """The hour ``ts`` falls in, counted from the Unix epoch."""
+    return math.floor((ts - _EPOCH).total_seconds() / _HOUR)
+
+
+def hour_start(hour: int) -> datetime:
+    return _EPOCH + timedelta(hours=hour)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,79 +70,253 @@ class Refill:
 
 
 @dataclass(frozen=True, slots=True)
+class Use:
+    """A consumption event: the level fell by more than noise between two readings."""
+
+    ts: datetime
+    quantity: float
+
+
+@dataclass(frozen=True, slots=True)
 class LevelEstimate:
     """What the estimator believes about one item at the time of its last reading."""
 
     level: float
     ts: datetime
+    #: The sensor noise's standard deviation, as estimated from the readings.
+    noise: float = 0.0
 
 
 class LevelEstimator:
-    """Turns one item's readings into a level, consumption history and refills."""
+    """Turns one item's readings into a level, hourly consumption, refills and uses."""
 
     def __init__(self, item: ItemSpec) -> None:
         self.item = item
-        # A refill must rise by more than sensor noise and hand-on-shelf wobble.
+        #: A jump must be larger than this to be a refill (or a big use) rather than a
+        #: change that the median window absorbs.
         self.refill_threshold = max(0.25 * item.pack_size, 0.02 * item.capacity)
-        self._raw: deque[float] = deque(maxlen=MEDIAN_WINDOW)
+        self._window: deque[float] = deque(maxlen=MEDIAN_WINDOW)
+        self._pending: tuple[datetime, float] | None = None
         self._last_ts: datetime | None = None
         self._level: float | None = None
-        # Cumulative consumption, as (time, total consumed since start) points.
-        self._consumed_ts: list[datetime] = []
-        self._consumed_total: list[float] = []
+        self._level_ts: datetime | None = None
+        self._last_value: float | None = None
+        self._diffs: deque[float] = deque(maxlen=NOISE_SAMPLES)
+        #: Whether each recent reading repeated the last one exactly.
+        self._repeats: deque[bool] = deque(maxlen=NOISE_SAMPLES)
+        self._run = 0  # readings in a row exactly equal to the last
+        #: Level changes between readings with no use, for the tare creep: (ts, rise, hours).
+        self._idle: deque[tuple[datetime, float, float]] = deque()
+        self._idle_rise = 0.0
+        self._idle_hours = 0.0
+        #: How far the sensor has crept up since the first reading, as estimated.
+        self.offset = 0.0
+        #: Net consumption per hour (hour index -> quantity).
+        self.hourly: dict[int, float] = {}
+        #: Hours in which the item was (nearly) empty, so demand went unseen.
+        self.empty_hours: set[int] = set()
         self.refills: deque[Refill] = deque(maxlen=64)
-        #: When the first reading came: how much history the rate can rest on.
+        self.uses: deque[Use] = deque(maxlen=256)
+        self.spikes = 0
+        self._next_prune = 0
+        #: When the first reading came: how much history the forecast can rest on.
         self.started: datetime | None = None
 
     @property
     def estimate(self) -> LevelEstimate | None:
-        if self._level is None or self._last_ts is None:
+        if self._level is None or self._level_ts is None:
             return None
-        return LevelEstimate(level=self._level, ts=self._last_ts)
+        level = max(self._level - self.offset, 0.0)
+        return LevelEstimate(level=level, ts=self._level_ts, noise=self.noise)
+
+    @property
+    def creep(self) -> float:
+        """The sensor's upward creep, per hour: 0 unless idle spells show it clearly.
+
+        Use only lowers a level, so a level that rises while nothing is used is the
+        sensor's zero moving. A downward creep cannot be told from small uses, so it is
+        left alone (it errs towards ordering early, not towards running out).
+        """
+        if self._idle_hours < CREEP_EVIDENCE / timedelta(hours=1):
+            return 0.0
+        if self._idle_rise <= 3 * max(self.noise, USE_FLOOR * self.item.pack_size):
+            return 0.0
+        return self._idle_rise / self._idle_hours
+
+    @property
+    def noise(self) -> float:
+        """The estimated sensor noise (standard deviation), 0 until there is evidence."""
+        if len(self._diffs) < 8:
+            return 0.0  # too few rises: a counter, or a sensor with no noise to speak of
+        return statistics.median(self._diffs) / _MEDIAN_ABS_DIFF
+
+    @property
+    def last_use(self) -> datetime | None:
+        return self.uses[-1].ts if self.uses else None
+
+    def last_use_or(self, default: datetime) -> datetime:
+        return self.uses[-1].ts if self.uses else default
+
+    def typical_use_gap(self) -> timedelta | None:
+        """The median time between recent uses; ``None`` with fewer than five uses."""
+        if len(self.uses) < 5:
+            return None
+        times = [use.ts for use in self.uses][-32:]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        return timedelta(seconds=statistics.median(gaps))
+
+    @property
+    def empty_below(self) -> float:
+        """A level under this counts as empty: what is left may not serve a use."""
+        return 0.05 * self.item.pack_size
 
     def observe(self, ts: datetime, value: float) -> Refill | None:
-        """Take one reading; return the refill it revealed, if any.
+        """Take one reading; return the refill it confirmed, if any.
 
         Readings not newer than the last one (duplicates, late arrivals) are ignored.
         """
         if self._last_ts is not None and ts <= self._last_ts:
             return None
         self._last_ts = ts
-        if self.started is None:
+        value = min(max(value, 0.0), self.item.capacity * 1.5)
+        if self._level is None or self._level_ts is None:
             self.started = ts
-        self._raw.append(min(max(value, 0.0), self.item.capacity * 1.5))
-        level = statistics.median(self._raw)
-        previous, self._level = self._level, level
-        total = self._consumed_total[-1] if self._consumed_total else 0.0
+            self._window.append(value)
+            self._level, self._level_ts, self._last_value = value, ts, value
+            return None
         refill = None
-        if previous is not None:
-            change = level - previous
-            if change > self.refill_threshold:
-                refill = Refill(ts, change)
-                self.refills.append(refill)
-                # The median lags a refill; restart it at the new level.
-                self._raw.clear()
-                self._raw.append(level)
-            elif change < 0:
-                total -= change
-        self._record(ts, total)
+        if self._pending is not None:
+            pending_ts, pending = self._pending
+            self._pending = None
+            if abs(value - pending) < abs(pending - self._level) / 2:
+                refill = self._jump(pending_ts, pending)
+            else:
+                self.spikes += 1
+        if abs(value - self._level) > self.refill_threshold:
+            self._pending = (ts, value)
+        else:
+            self._accept(ts, value)
         return refill
 
     def consumed_between(self, start: datetime, end: datetime) -> float:
-        """Consumption recorded in ``[start, end]``, interpolating at the edges."""
-        return self._cumulative_at(end) - self._cumulative_at(start)
-
-    def _cumulative_at(self, when: datetime) -> float:
-        if not self._consumed_ts:
+        """Net consumption recorded in ``[start, end]``; partial hours count pro rata."""
+        if end <= start:
             return 0.0
-        i = bisect_right(self._consumed_ts, when)
-        return self._consumed_total[max(i - 1, 0)]
+        first, last = hour_of(start), hour_of(end)
+        total = 0.0
+        for hour in range(first, last + 1):
+            amount = self.hourly.get(hour)
+            if not amount:
+                continue
+            begin = max(start, hour_start(hour))
+            stop = min(end, hour_start(hour + 1))
+            total += amount * (stop - begin).total_seconds() / _HOUR
+        return total
 
-    def _record(self, ts: datetime, total: float) -> None:
-        self._consumed_ts.append(ts)
-        self._consumed_total.append(total)
-        horizon = ts - HISTORY
-        if self._consumed_ts[0] < horizon:
-            cut = bisect_left(self._consumed_ts, horizon)
-            del self._consumed_ts[:cut]
-            del self._consumed_total[:cut]
+    # --- internals ----------------------------------------------------------------
+
+    def _jump(self, ts: datetime, value: float) -> Refill | None:
+        """A jump the next reading confirmed: a refill if up, a big use if down."""
+        assert self._level is not None
+        change = value - self._level
+        self._window.clear()
+        self._window.append(value)
+        if change > 0:
+            refill = Refill(ts, change)
+            self.refills.append(refill)
+            self._level, self._level_ts, self._last_value = value, ts, value
+            self._prune(ts)
+            return refill
+        self._consume(ts, -change)
+        self._level, self._level_ts, self._last_value = value, ts, value
+        return None
+
+    @property
+    def stuck(self) -> bool:
+        """Whether the sensor seems stuck: a noisy sensor repeating one value exactly.
+
+        A sensor that does not repeat itself one time in three, repeating itself
+        :data:`STUCK_RUN` times in a row, is more likely stuck than unlucky.
+        """
+        if self._run < STUCK_RUN or len(self._repeats) < 8:
+            return False
+        return sum(self._repeats) / len(self._repeats) < 1 / 3
+
+    def _accept(self, ts: datetime, value: float) -> None:
+        assert self._level is not None
+        assert self._last_value is not None
+        difference = abs(value - self._last_value)
+        if value == self._last_value:
+            self._run += 1
+            if self.stuck:
+                # Not evidence of anything, neither noise nor use: while stuck, the
+                # level's time stays at the last reading that showed life.
+                return
+            self._repeats.append(True)
+        else:
+            self._repeats.append(False)
+            if self.stuck:
+                # Free again: the stuck value says nothing, so start the median afresh.
+                self._window.clear()
+            self._run = 0
+            if 0 < value - self._last_value < self.refill_threshold / 2:
+                # Use only ever lowers the level, so small rises are noise alone.
+                self._diffs.append(difference)
+        self._last_value = value
+        self._window.append(value)
+        level = statistics.median(self._window)
+        quantity = self._level - level
+        hours = (ts - self._level_ts).total_seconds() / 3600 if self._level_ts else 0.0
+        if abs(quantity) <= self._use_threshold() and hours <= IDLE_SPELL:
+            self._note_idle(ts, -quantity, hours)
+        # The creep hid this much use: the level fell that much more than it shows.
+        hidden = self.creep * hours
+        self.offset += hidden
+        self._consume(ts, quantity + hidden)
+        self._level, self._level_ts = level, ts
+
+    def _use_threshold(self) -> float:
+        return max(3 * self.noise, USE_FLOOR * self.item.pack_size)
+
+    def _note_idle(self, ts: datetime, rise: float, hours: float) -> None:
+        self._idle.append((ts, rise, hours))
+        self._idle_rise += rise
+        self._idle_hours += hours
+        while self._idle and self._idle[0][0] < ts - CREEP_WINDOW:
+            _, old_rise, old_hours = self._idle.popleft()
+            self._idle_rise -= old_rise
+            self._idle_hours -= old_hours
+
+    def _consume(self, ts: datetime, quantity: float) -> None:
+        """Record ``quantity`` used (negative: given back) since the level's last time."""
+        assert self._level_ts is not None
+        assert self._level is not None
+        start = self._level_ts
+        if quantity > self._use_threshold():
+            self.uses.append(Use(ts, quantity))
+        if quantity:
+            span = (ts - start).total_seconds()
+            first, last = hour_of(start), hour_of(ts)
+            if first == last or span <= 0:
+                self.hourly[last] = self.hourly.get(last, 0.0) + quantity
+            else:
+                for hour in range(first, last + 1):
+                    begin = max(start, hour_start(hour))
+                    stop = min(ts, hour_start(hour + 1))
+                    share = (stop - begin).total_seconds() / span
+                    if share > 0:
+                        self.hourly[hour] = self.hourly.get(hour, 0.0) + quantity * share
+        if self._level - self.offset <= self.empty_below:
+            self.empty_hours.update(range(hour_of(start), hour_of(ts) + 1))
+        self._prune(ts)
+
+    def _prune(self, ts: datetime) -> None:
+        """Forget hours older than :data:`HISTORY`, once a day."""
+        now = hour_of(ts)
+        if now < self._next_prune:
+            return
+        self._next_prune = now + 24
+        horizon = hour_of(ts - HISTORY)
+        for hour in [h for h in self.hourly if h < horizon]:
+            del self.hourly[hour]
+        self.empty_hours = {h for h in self.empty_hours if h >= horizon}

@@ -1,27 +1,264 @@
 """Run-out forecasts: when will an item run out, with P10, P50 and P90.
 
-Sans-I/O. This first model measures the mean consumption rate over the last week
-(blended with the user's stated ``cycle_days`` while history is short) and the spread
-of daily use, and treats demand over ``t`` days as normal with mean ``r·t`` and
-variance ``s²·t``. A later issue replaces the rate model with a fitted one.
+Sans-I/O. Each item's consumption model (:class:`DemandModel`) is fitted on the hourly
+consumption the estimator kept (28 days at most), and refitted every
+:data:`REFIT_EVERY`:
+
+- **Rate.** Two recency-weighted means of the hourly use: a slow one (half-life
+  :data:`SLOW_HALF_LIFE`) and a fast one (:data:`FAST_HALF_LIFE`). When the fast one
+  has moved beyond what chance explains, the household's habits have shifted (a new
+  baby, a diet, guests) and the forecast follows the fast one. Hours when the item
+  was empty are left out: their demand was not seen.
+- **Prior.** While history is short, the stated ``cycle_days`` (a pack per cycle) weighs
+  as much as :data:`PRIOR_DAYS` days of history.
+- **Pattern.** A ridge regression (scikit-learn) of the hourly use on the hour of the day
+  and the day of the week, with the same recency weights, shapes the rate into daily
+  and weekly patterns. Ridge shrinks the pattern to flat while evidence is thin.
+- **Uncertainty.** The demand over ``t`` days is taken as normal, with mean the
+  model's cumulative use and variance ``v·t + (s·t)² + n²``: ``v`` is the spread of
+  single days around the model, ``s`` the doubt about the daily rate itself (too little
+  history, a prior that may be wrong, habits that may shift) and ``n`` the level's
+  noise. The run-out quantiles are where demand at the matching quantile meets the
+  level.
+
+A forecast starts from the time of the last reading, not from now: during a dropout
+the stock is assumed to go on being used at the model's rate.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from edge_agent.catalog import ItemSpec
-from edge_agent.estimator import LevelEstimator
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.linear_model import Ridge
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-RATE_WINDOW = timedelta(days=7)
-#: Below this much history the measured rate is blended with the stated cycle.
-TRUST_HISTORY = timedelta(days=3)
+from edge_agent.catalog import ItemSpec
+from edge_agent.estimator import HISTORY, LevelEstimator, hour_of, hour_start
+
+#: How often an item's model is refitted.
+REFIT_EVERY = timedelta(hours=6)
+SLOW_HALF_LIFE = 7.0  # days
+FAST_HALF_LIFE = 2.0  # days
+#: The fast rate is believed when it is this many standard errors from the slow one.
+SHIFT_Z = 2.5
+#: A stated cycle weighs as much as this many days of (recency-weighted) history.
+PRIOR_DAYS = 1.0
+#: How far off a stated cycle may be, as a share of its rate (one standard deviation).
+PRIOR_DOUBT = 0.5
+#: How far the true rate may move over a forecast's horizon, as a share (one sd).
+SHIFT_DOUBT = 0.15
 #: With no stated cycle, this much history is needed before any forecast.
 MIN_HISTORY = timedelta(hours=12)
+#: The model's curve runs this many hours ahead; beyond, it continues at the mean rate.
+HORIZON_HOURS = 60 * 24
+#: The pattern's ridge penalty, in hours of evidence.
+RIDGE_ALPHA = 3.0
+#: The pattern never forecasts less than this share of the mean rate in any hour.
+PATTERN_FLOOR = 0.05
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile
+_HOURS_AHEAD = np.arange(HORIZON_HOURS + 1, dtype=float)
+#: A small fit is 20 times slower spread over BLAS threads than on one (measured).
+_THREADS = ThreadpoolController()
+
+
+def stated_rate(item: ItemSpec) -> float | None:
+    """Daily use implied by the cycle the user stated, if any."""
+    return item.pack_size / item.cycle_days if item.cycle_days else None
+
+
+def _features(hours: NDArray[np.int64]) -> NDArray[np.float64]:
+    """One-hot hour of the day and day of the week (the epoch began on a Thursday)."""
+    x = np.zeros((len(hours), 31))
+    x[np.arange(len(hours)), hours % 24] = 1.0
+    x[np.arange(len(hours)), 24 + (hours // 24 + 3) % 7] = 1.0
+    return x
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DemandModel:
+    """One item's fitted consumption: expected use per hour ahead, and its spread."""
+
+    item: str
+    fitted_at: datetime
+    #: The hour index the curve starts at.
+    start_hour: int
+    #: Cumulative expected use from ``start_hour``, at each whole hour ahead.
+    cumulative: NDArray[np.float64] = field(repr=False)
+    rate_per_day: float
+    #: The variance of one day's use around the model.
+    daily_variance: float
+    #: The rate's own uncertainty: one standard deviation, per day.
+    rate_sd: float
+    basis: str
+
+    def _cumulative_at(self, when: datetime) -> float:
+        x = (when - hour_start(self.start_hour)).total_seconds() / 3600
+        if x <= HORIZON_HOURS:
+            return float(np.interp(x, _HOURS_AHEAD, self.cumulative))
+        return float(self.cumulative[-1]) + (x - HORIZON_HOURS) * self.rate_per_day / 24
+
+    def expected(self, start: datetime, end: datetime) -> float:
+        """The expected use in ``[start, end)``."""
+        return max(self._cumulative_at(end) - self._cumulative_at(start), 0.0)
+
+    def spread(self, mean: float, days: float, noise: float = 0.0) -> float:
+        """The standard deviation of the use over ``days`` whose expectation is ``mean``."""
+        days = max(days, 0.0)
+        return math.sqrt(self.daily_variance * days + (self.rate_sd * days) ** 2 + noise**2)
+
+    def demand(self, start: datetime, end: datetime, z: float = 0.0) -> float:
+        """The use in ``[start, end)`` at ``z`` standard deviations (never negative)."""
+        mean = self.expected(start, end)
+        days = (end - start).total_seconds() / 86400
+        return max(mean + z * self.spread(mean, days), 0.0)
+
+    def run_out(self, start: datetime, level: float, z: float, noise: float = 0.0) -> datetime:
+        """When ``level`` at ``start`` is used up, with demand at ``z`` standard deviations.
+
+        ``z`` > 0 is a busy future (an early run-out), ``z`` < 0 a quiet one. The search
+        runs on the model's hourly grid, from the mean run-out towards ``start`` for an
+        early quantile and away from it for a late one.
+        """
+        if level <= 0:
+            return start
+        x0 = (start - hour_start(self.start_hour)).total_seconds() / 3600
+        if x0 >= HORIZON_HOURS:
+            return start + timedelta(days=_days_until(level, self, z, noise))
+        c0 = float(np.interp(x0, _HOURS_AHEAD, self.cumulative))
+        first = math.floor(x0) + 1
+        mean_crossing = int(np.searchsorted(self.cumulative, c0 + level))
+        if z > 0:
+            low, high = first, min(mean_crossing, HORIZON_HOURS) + 1
+        else:
+            low, high = max(min(mean_crossing, HORIZON_HOURS), first), HORIZON_HOURS + 1
+        xs = np.concatenate(([x0], _HOURS_AHEAD[low:high]))
+        mean = np.concatenate(([0.0], self.cumulative[low:high] - c0))
+        days = (xs - x0) / 24
+        spread = np.sqrt(self.daily_variance * days + (self.rate_sd * days) ** 2 + noise**2)
+        used = mean + z * spread
+        crossed = np.flatnonzero(used >= level)
+        if len(crossed):
+            i = int(crossed[0])
+            if i == 0:
+                return start
+            before, after = used[i - 1], used[i]
+            fraction = (level - before) / (after - before) if after > before else 1.0
+            hours = xs[i - 1] + fraction * (xs[i] - xs[i - 1]) - x0
+            return start + timedelta(hours=float(hours))
+        # Beyond the curve: continue at the mean rate, the spread growing as √t.
+        return start + timedelta(days=_days_until(level, self, z, noise))
+
+
+def _days_until(level: float, model: DemandModel, z: float, noise: float) -> float:
+    """Days ``t`` with ``r·t + z·spread(r·t, t) = level``, by bisection (it rises in t)."""
+    rate = model.rate_per_day
+    low, high = 0.0, 3650.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        mean = rate * middle
+        if mean + z * model.spread(mean, middle, noise) >= level:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def fit(estimator: LevelEstimator, now: datetime) -> DemandModel | None:
+    """Fit the item's consumption model on its history up to ``now``; ``None`` with no basis."""
+    item = estimator.item
+    if estimator.started is None:
+        return None
+    prior = stated_rate(item)
+    now_hour = hour_of(now)
+    first = max(hour_of(estimator.started) + 1, now_hour - int(HISTORY / timedelta(hours=1)))
+    # Hours after the last reading that showed life are unknown, not unused.
+    estimate = estimator.estimate
+    known = min(now_hour, hour_of(estimate.ts)) if estimate is not None else now_hour
+    hours = np.arange(first, known, dtype=np.int64)
+    seen = len(hours) >= MIN_HISTORY / timedelta(hours=1)
+    if not seen and prior is None:
+        return None
+    use = np.array([estimator.hourly.get(int(h), 0.0) for h in hours])
+    observed = np.array([int(h) not in estimator.empty_hours for h in hours], dtype=float)
+    age_days = (now_hour - hours) / 24
+    slow_w = 0.5 ** (age_days / SLOW_HALF_LIFE) * observed
+    fast_w = 0.5 ** (age_days / FAST_HALF_LIFE) * observed
+    slow_days, fast_days = slow_w.sum() / 24, fast_w.sum() / 24
+    slow = 24 * float(slow_w @ use) / slow_w.sum() if slow_days > 0 else 0.0
+    fast = 24 * float(fast_w @ use) / fast_w.sum() if fast_days > 0 else 0.0
+    history_days = float(observed.sum()) / 24
+
+    # The spread of single days over whole observed days (the last, aligned to now).
+    cut = len(use) % 24
+    per_day = use[cut:].reshape(-1, 24)
+    whole = observed[cut:].reshape(-1, 24).min(axis=1, initial=1.0) > 0
+    totals = per_day.sum(axis=1)[whole]
+    reference = slow if slow > 0 else (prior or 0.0)
+    guess = (0.5 * reference) ** 2
+    if len(totals) >= 2:
+        # Robust: a shift in habits must not pass for day-to-day spread.
+        spread = 1.4826 * float(np.median(np.abs(totals - np.median(totals))))
+        daily_variance = (len(totals) * spread**2 + 2 * guess) / (len(totals) + 2)
+    else:
+        daily_variance = guess
+
+    rate, basis = slow, f"{history_days:.0f} days of history"
+    if fast_days > 0.5 and slow_days > 0:
+        standard_error = math.sqrt(daily_variance / fast_days)
+        if abs(fast - slow) > SHIFT_Z * standard_error:
+            # A lasting change: follow it at once when use went up, halfway when down.
+            rate = fast if fast > slow else (fast + slow) / 2
+            basis = f"use {'up' if fast > slow else 'down'} over the last days"
+    # The rate's own uncertainty, per day, as variances: sampling, and habits shifting.
+    doubt_parts = [daily_variance / max(slow_days, 0.5), (SHIFT_DOUBT * max(rate, 0.0)) ** 2]
+    if prior is not None:
+        weight = PRIOR_DAYS / (PRIOR_DAYS + history_days) if seen else 1.0
+        rate = weight * prior + (1 - weight) * rate
+        doubt_parts = [part * (1 - weight) ** 2 for part in doubt_parts]
+        doubt_parts.append((weight * PRIOR_DOUBT * prior) ** 2)
+        if weight > 0.5:
+            basis = f"stated {item.cycle_days:g}-day cycle, {1 - weight:.0%} measured"
+    if rate <= 0:
+        return None
+    rate_sd = math.sqrt(sum(doubt_parts))
+
+    profile = _pattern(hours, use, slow_w, slow, known)
+    hourly = rate / 24 * profile
+    cumulative = np.concatenate([[0.0], np.cumsum(hourly)])
+    return DemandModel(
+        item=item.id,
+        fitted_at=now,
+        start_hour=known,
+        cumulative=cumulative,
+        rate_per_day=rate,
+        daily_variance=daily_variance,
+        rate_sd=rate_sd,
+        basis=basis,
+    )
+
+
+def _pattern(
+    hours: NDArray[np.int64],
+    use: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    rate: float,
+    now_hour: int,
+) -> NDArray[np.float64]:
+    """Each hour ahead's share of the mean rate (mean 1 over a week), from a ridge fit."""
+    ahead = np.arange(now_hour, now_hour + HORIZON_HOURS, dtype=np.int64)
+    if rate <= 0 or weights.sum() < 48:
+        return np.ones(HORIZON_HOURS)
+    model = Ridge(alpha=RIDGE_ALPHA)
+    with _THREADS.limit(limits=1, user_api="blas"):
+        model.fit(_features(hours), use / (rate / 24), sample_weight=weights)
+    week = model.predict(_features(ahead[:168]))
+    week = np.maximum(week, PATTERN_FLOOR)
+    week /= week.mean()
+    return np.resize(week, HORIZON_HOURS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,76 +273,84 @@ class RunOut:
     p50: datetime
     p90: datetime
     basis: str
+    #: The model the forecast came from: for other quantiles and for sizing orders.
+    model: DemandModel = field(repr=False, compare=False)
+    #: When the level was read: the forecast's curve starts there.
+    read_at: datetime = field(compare=False)
+    noise: float = field(default=0.0, compare=False)
+    #: Stock on its way, counted as if it were on the shelf.
+    on_the_way: float = field(default=0.0, compare=False)
 
     def days_left(self, quantile: float = 0.5) -> float:
         when = {0.1: self.p10, 0.5: self.p50, 0.9: self.p90}[quantile]
         return (when - self.made_at).total_seconds() / 86400
 
+    def at(self, z: float) -> datetime:
+        """The run-out with demand at ``z`` standard deviations (``z`` > 0: early)."""
+        stock = self.level + self.on_the_way
+        return max(self.model.run_out(self.read_at, stock, z, self.noise), self.made_at)
 
-def stated_rate(item: ItemSpec) -> float | None:
-    """Daily use implied by the cycle the user stated, if any."""
-    return item.pack_size / item.cycle_days if item.cycle_days else None
-
-
-def _daily_spread(estimator: LevelEstimator, now: datetime, days: int) -> float | None:
-    totals = [
-        estimator.consumed_between(now - timedelta(days=d + 1), now - timedelta(days=d))
-        for d in range(days)
-    ]
-    return statistics.stdev(totals) if len(totals) >= 3 else None
+    def level_at(self, when: datetime, z: float = 0.0) -> float:
+        """The stock expected at ``when``, on the way included (``z`` > 0: more left)."""
+        used = self.model.demand(self.read_at, when, -z)
+        return max(self.level + self.on_the_way - used, 0.0)
 
 
-def days_until(level: float, rate: float, spread: float, z: float) -> float:
-    """Days ``t`` at which ``rate·t + z·spread·√t`` reaches ``level``."""
-    if level <= 0:
-        return 0.0
-    root = (-z * spread + math.sqrt((z * spread) ** 2 + 4 * rate * level)) / (2 * rate)
-    return root * root
+class Forecaster:
+    """One item's forecasts: refits its model every :data:`REFIT_EVERY`."""
+
+    def __init__(self, estimator: LevelEstimator) -> None:
+        self.estimator = estimator
+        self.model: DemandModel | None = None
+        self.refits = 0
+
+    def current_model(self, now: datetime) -> DemandModel | None:
+        model = self.model
+        if model is None or now - model.fitted_at >= REFIT_EVERY or now < model.fitted_at:
+            model = self.model = fit(self.estimator, now)
+            self.refits += 1
+        return model
+
+    def forecast(
+        self, now: datetime, *, extra_stock: float = 0.0, empty: bool = False
+    ) -> RunOut | None:
+        """Forecast the item's run-out as of ``now``; ``None`` if there is no basis yet.
+
+        ``extra_stock`` counts stock known to be on its way as if it were on the shelf;
+        ``empty`` says the shelf is believed empty whatever the sensor reads.
+        """
+        estimate = self.estimator.estimate
+        if estimate is None:
+            return None
+        model = self.current_model(now)
+        if model is None:
+            return None
+        read_at = min(estimate.ts, now)
+        shelf = 0.0 if empty else estimate.level
+        level = shelf + extra_stock
+        noise = estimate.noise
+
+        def run_out(z: float) -> datetime:
+            return max(model.run_out(read_at, level, z, noise), now)
+
+        return RunOut(
+            item=model.item,
+            made_at=now,
+            level=shelf,
+            rate_per_day=model.rate_per_day,
+            p10=run_out(Z90),
+            p50=run_out(0.0),
+            p90=run_out(-Z90),
+            basis=model.basis,
+            model=model,
+            read_at=read_at,
+            noise=noise,
+            on_the_way=extra_stock,
+        )
 
 
 def forecast(
     estimator: LevelEstimator, now: datetime, *, extra_stock: float = 0.0
 ) -> RunOut | None:
-    """Forecast the item's run-out as of ``now``; ``None`` if there is no basis yet.
-
-    ``extra_stock`` counts stock known to be on its way as if it were on the shelf.
-    """
-    estimate = estimator.estimate
-    if estimate is None or estimator.started is None:
-        return None
-    item = estimator.item
-    history = min(now - estimator.started, RATE_WINDOW)
-    prior = stated_rate(item)
-    measured = (
-        estimator.consumed_between(now - history, now) / (history.total_seconds() / 86400)
-        if history > timedelta(0)
-        else 0.0
-    )
-    if history >= TRUST_HISTORY or (prior is None and history >= MIN_HISTORY):
-        rate, basis = measured, f"{history.total_seconds() / 86400:.0f}-day average"
-    elif prior is not None:
-        weight = history / TRUST_HISTORY
-        rate = weight * measured + (1 - weight) * prior
-        basis = f"stated {item.cycle_days:g}-day cycle, {weight:.0%} measured"
-    else:
-        rate, basis = 0.0, "too little history"
-    level = estimate.level + extra_stock
-    if level <= 0:
-        # Already out: the run-out is now, whatever the rate.
-        return RunOut(item.id, now, estimate.level, rate, now, now, now, basis)
-    if rate <= 0:
-        return None
-    spread = _daily_spread(estimator, now, int(history / timedelta(days=1)))
-    if spread is None:
-        spread = 0.5 * rate
-    spread = max(spread, 0.15 * rate)
-    return RunOut(
-        item=item.id,
-        made_at=now,
-        level=estimate.level,
-        rate_per_day=rate,
-        p10=now + timedelta(days=days_until(level, rate, spread, Z90)),
-        p50=now + timedelta(days=level / rate),
-        p90=now + timedelta(days=days_until(level, rate, spread, -Z90)),
-        basis=basis,
-    )
+    """A one-off forecast with a freshly fitted model (tests, tools)."""
+    return Forecaster(estimator).forecast(now, extra_stock=extra_stock)

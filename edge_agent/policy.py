@@ -1,9 +1,17 @@
 """The reorder policy: whether to order an item now, how many packs, and why.
 
-Sans-I/O. An item is due when its pessimistic (P10) run-out, counting what is already
-on its way, falls within the longest lead time plus a margin. The quantity fills the
-store up to capacity on arrival, but never more than the household will use before
-the new packs expire. Items due within a few more days join the same delivery.
+Sans-I/O. An item is **due** when, with demand as busy as the service level allows for
+(``service_level``: 0.95 means one future in twenty is busier), it would run out before
+an order placed now could arrive at the slowest lead time, plus a margin. Stock already
+on its way counts, so an item with an order coming is only ordered again when that
+order will not be enough.
+
+The **quantity** fills the store up to capacity on the earliest arrival, with demand
+as quiet as the service level allows for, so that what arrives fits. Perishables are
+further limited to what a quiet household uses before the new packs expire (the older
+stock goes first). Items that would be due within ``consolidate`` join an order that
+is going anyway, if a whole pack of them fits; a due item always gets at least one
+pack.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from statistics import NormalDist
 
 from edge_agent.catalog import ItemSpec
 from edge_agent.forecast import RunOut
@@ -20,14 +29,25 @@ from edge_agent.forecast import RunOut
 class PolicySettings:
     """Tunables of the reorder policy."""
 
+    #: The chance that an order's delivery comes before the item runs out.
+    service_level: float = 0.95
     #: Extra time beyond the longest lead time: decisions are made between readings.
-    margin: timedelta = timedelta(hours=12)
+    margin: timedelta = timedelta(hours=6)
     #: Items that would be due within this long join an order that is going anyway.
     consolidate: timedelta = timedelta(days=3)
     #: Plan to finish a pack within this share of its shelf life.
     shelf_life_use: float = 0.9
     #: How long an item waits after the bridge or shop refused its order.
     after_refusal: timedelta = timedelta(days=1)
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.service_level < 1:
+            raise ValueError(f"service_level must be in [0.5, 1), got {self.service_level}")
+
+    @property
+    def z(self) -> float:
+        """The service level as standard deviations of demand."""
+        return NormalDist().inv_cdf(self.service_level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,40 +60,50 @@ class LinePlan:
 
 
 def due_by(item: ItemSpec, now: datetime, settings: PolicySettings) -> datetime:
-    """An item whose P10 run-out comes before this instant must be ordered now."""
+    """An item whose early run-out comes before this instant must be ordered now."""
     return now + timedelta(hours=item.lead_time_hours.max) + settings.margin
 
 
 def is_due(item: ItemSpec, run_out: RunOut, now: datetime, settings: PolicySettings) -> bool:
-    return run_out.p10 <= due_by(item, now, settings)
+    return run_out.at(settings.z) <= due_by(item, now, settings)
+
+
+def packs_that_fit(
+    item: ItemSpec, run_out: RunOut, now: datetime, settings: PolicySettings
+) -> tuple[int, str]:
+    """Whole packs that fit on the earliest arrival and are used before they expire."""
+    arrive = now + timedelta(hours=item.lead_time_hours.min)
+    left = run_out.level_at(arrive, settings.z)
+    wanted, limit = item.capacity - left, "to fill up to capacity"
+    if item.shelf_life_days is not None:
+        usable_for = timedelta(days=item.shelf_life_days * settings.shelf_life_use)
+        used = run_out.model.demand(arrive, arrive + usable_for, -settings.z)
+        if used - left < wanted:
+            wanted = used - left
+            limit = f"to use within its {item.shelf_life_days:g}-day shelf life"
+    return max(math.floor(wanted / item.pack_size + 1e-9), 0), limit
 
 
 def plan_line(
     item: ItemSpec,
     run_out: RunOut,
-    on_the_way: float,
     settings: PolicySettings,
+    now: datetime,
     *,
     reason: str,
-) -> LinePlan:
-    """Size one line: fill to capacity on arrival, within what is used before expiry."""
-    rate = run_out.rate_per_day
-    mean_lead_days = (item.lead_time_hours.min + item.lead_time_hours.max) / 2 / 24
-    at_arrival = max(0.0, run_out.level + on_the_way - rate * mean_lead_days)
-    room = item.capacity - at_arrival
-    wanted, limit = room, "to fill up to capacity"
-    if item.shelf_life_days is not None:
-        usable = rate * item.shelf_life_days * settings.shelf_life_use - at_arrival
-        if usable < wanted:
-            wanted, limit = usable, f"to use within its {item.shelf_life_days:g}-day shelf life"
-    packs = max(1, math.floor(wanted / item.pack_size))
-    if packs * item.pack_size > wanted:
-        limit = "as the smallest order"
+    required: bool,
+) -> LinePlan | None:
+    """Size one line; ``None`` when not a pack fits and the item is not ``required``."""
+    packs, limit = packs_that_fit(item, run_out, now, settings)
+    if packs == 0:
+        if not required:
+            return None
+        packs, limit = 1, "as the smallest order"
     run_out_at = run_out.p50.strftime("%a %d %b %H:%M")
     explanation = (
-        f"{item.id} has {run_out.level:.0f} {item.unit} left at {rate:.0f} {item.unit}/day"
-        f" ({run_out.basis}), runs out ~{run_out_at} UTC, {reason} (lead time"
-        f" {item.lead_time_hours.min:g}-{item.lead_time_hours.max:g} h): {packs} x"
-        f" {item.pack_size:g} {item.unit} {limit}"
+        f"{item.id} has {run_out.level:.0f} {item.unit} left at"
+        f" {run_out.rate_per_day:.3g} {item.unit}/day ({run_out.basis}), runs out"
+        f" ~{run_out_at} UTC, {reason} (lead time {item.lead_time_hours.min:g}-"
+        f"{item.lead_time_hours.max:g} h): {packs} x {item.pack_size:g} {item.unit} {limit}"
     )
     return LinePlan(item=item.id, packs=packs, explanation=explanation)

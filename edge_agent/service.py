@@ -12,6 +12,7 @@ import aiomqtt
 
 from edge_agent import protocol
 from edge_agent.bridge_client import BridgeClient
+from edge_agent.budget import AWAITING_APPROVAL, DECLINED, BudgetSettings, month_start
 from edge_agent.catalog import ItemSpec
 from edge_agent.clock import Clock, SystemClock
 from edge_agent.config import AgentConfig
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 PERMANENT_REFUSALS = frozenset({400, 404, 409, 413, 422})
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
+#: How often the agent looks for approvals and declines made with `restock agent`.
+APPROVAL_POLL = timedelta(seconds=30)
 
 
 class AgentService:
@@ -45,6 +48,7 @@ class AgentService:
         clock: Clock,
         network_clock: Clock | None = None,
         settings: PolicySettings | None = None,
+        budget: BudgetSettings | None = None,
     ) -> None:
         self.household = household
         self.device = device
@@ -54,7 +58,7 @@ class AgentService:
         self.clock = clock
         # Reconnect delays are about the network, so they run in real time.
         self._network_clock = network_clock or SystemClock()
-        self.brain = Brain(household, items, settings)
+        self.brain = Brain(household, items, settings, budget=budget)
         self.dropped: Counter[str] = Counter()
         self.online: dict[str, bool] = {}
         self._wake_outbox = asyncio.Event()
@@ -83,6 +87,7 @@ class AgentService:
             store=AgentStore(agent.database),
             clock=clock,
             network_clock=signing_clock,
+            budget=agent.budget,
         )
 
     def _restore(self) -> None:
@@ -93,8 +98,15 @@ class AgentService:
                 self.brain.observe(item, reading, now)
             except ReadingRejected:
                 continue  # the catalog changed since; the reading no longer applies
-        for order in self.store.orders(open_only=True):
-            self.brain.track(order.decision, order.status)
+        # This month's orders count towards its spending; recent refusals hold items back.
+        since = min(month_start(now), now - self.brain.settings.after_refusal)
+        for order in self.store.orders_for_restart(since):
+            self.brain.track(
+                order.decision,
+                order.status,
+                approved_at=order.approved_at,
+                changed_at=order.updated_at,
+            )
         if self.store.orders(queued_only=True):
             self._wake_outbox.set()
 
@@ -144,10 +156,38 @@ class AgentService:
     def _persist(self, decisions: list[OrderDecision], now: datetime) -> list[OrderDecision]:
         for decision in decisions:
             self.store.save_order(decision, now)
-            log.info("order %s: %s", decision.request_id, decision.explanation)
-        if decisions:
-            self._wake_outbox.set()
+            if decision.awaiting_approval:
+                log.warning(
+                    "order %s awaits approval (restock agent approve %s): %s",
+                    decision.request_id,
+                    decision.request_id,
+                    decision.explanation,
+                )
+            else:
+                log.info("order %s: %s", decision.request_id, decision.explanation)
+                self._wake_outbox.set()
         return decisions
+
+    def sync_approvals(self) -> list[str]:
+        """Take in approvals and declines made in the store by `restock agent approve`
+        or `decline`; return the ids of the orders approved, now queued to be sent.
+        """
+        now = self.clock.now()
+        approved = []
+        for decision in self.brain.awaiting_approval:
+            status = self.store.status(decision.request_id)
+            if status in (None, AWAITING_APPROVAL):
+                continue
+            if status == DECLINED:
+                self.brain.decline(decision.request_id, now)
+                log.info("order %s was declined", decision.request_id)
+            else:
+                self.brain.approve(decision.request_id, now)
+                approved.append(decision.request_id)
+                log.info("order %s was approved", decision.request_id)
+        if approved:
+            self._wake_outbox.set()
+        return approved
 
     # --- running ------------------------------------------------------------------
 
@@ -157,6 +197,7 @@ class AgentService:
             tasks.create_task(self._listen())
             tasks.create_task(self._tick())
             tasks.create_task(self._drain_outbox())
+            tasks.create_task(self._watch_approvals())
 
     async def _listen(self) -> None:
         delay = 1.0
@@ -192,6 +233,12 @@ class AgentService:
             await self.clock.sleep(DECIDE_EVERY.total_seconds())
             self.decide(self.clock.now())
             await self._publish_status()
+
+    async def _watch_approvals(self) -> None:
+        # A person approves in real time, whatever the speed of the agent's clock.
+        while True:
+            await self._network_clock.sleep(APPROVAL_POLL.total_seconds())
+            self.sync_approvals()
 
     async def _drain_outbox(self) -> None:
         failures = 0

@@ -2,7 +2,9 @@
 
 Raw readings stay on the device. An order is written here before it is ever sent, and
 stays ``queued`` until the bridge confirms it, so a power cut can neither lose it nor,
-since it keeps its ``request_id``, make the bridge place it twice.
+since it keeps its ``request_id``, make the bridge place it twice. An order the
+household's budget holds is ``awaiting_approval``, and never sent, until it is approved
+(then ``queued``) or ``declined``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ from pathlib import Path
 
 import sqlite_utils
 
+from edge_agent.budget import AWAITING_APPROVAL, DECLINED
 from edge_agent.clock import isoformat_z
 from edge_agent.core import OrderDecision
+from edge_agent.errors import ApprovalError
 from edge_agent.policy import LinePlan
 from edge_agent.protocol import FINAL_STATUSES, Reading
 
 #: Local status of an order the bridge has not confirmed yet.
 QUEUED = "queued"
+#: Statuses of orders that will never arrive, or already have.
+CLOSED: frozenset[str] = FINAL_STATUSES | {DECLINED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +39,16 @@ class StoredOrder:
     bridge_order_id: str | None
     attempts: int
     last_error: str | None
+    #: The explanation as stored when the order was decided.
+    explanation: str = ""
+    updated_at: datetime | None = None
+    #: When the household approved it, if the budget held it.
+    approved_at: datetime | None = None
 
     @property
     def confirmed(self) -> bool:
-        return self.status != QUEUED
+        """Whether the bridge has it: neither still to send, held, nor declined."""
+        return self.status not in (QUEUED, AWAITING_APPROVAL, DECLINED)
 
 
 class AgentStore:
@@ -53,6 +65,9 @@ class AgentStore:
         if not memory:
             self.db.enable_wal()
         self._create()
+
+    def close(self) -> None:
+        self.db.close()
 
     def _create(self) -> None:
         readings = self.db.table("readings")
@@ -83,11 +98,16 @@ class AgentStore:
                     "attempts": int,
                     "last_error": str,
                     "updated_at": str,
+                    "note": str,
+                    "approved_at": str,
                 },
                 pk="request_id",
                 not_null={"created_at", "lines", "status"},
             )
             orders.create_index(["status"])
+        for column in ("note", "approved_at"):  # added after the first release
+            if column not in orders.columns_dict:
+                orders.add_column(column, str)
 
     # --- readings -----------------------------------------------------------------
 
@@ -124,7 +144,10 @@ class AgentStore:
     # --- orders -------------------------------------------------------------------
 
     def save_order(self, decision: OrderDecision, now: datetime) -> None:
-        """Write a new order to the outbox. Saving the same ``request_id`` twice is an error."""
+        """Write a new order to the outbox. Saving the same ``request_id`` twice is an error.
+
+        An order the budget holds is saved ``awaiting_approval``: the outbox skips it.
+        """
         lines = [
             {"item": x.item, "packs": x.packs, "explanation": x.explanation} for x in decision.lines
         ]
@@ -134,13 +157,42 @@ class AgentStore:
                 "created_at": isoformat_z(decision.created_at),
                 "lines": json.dumps(lines),
                 "explanation": decision.explanation,
-                "status": QUEUED,
+                "status": AWAITING_APPROVAL if decision.awaiting_approval else QUEUED,
                 "bridge_order_id": None,
                 "attempts": 0,
                 "last_error": None,
                 "updated_at": isoformat_z(now),
+                "note": decision.note,
+                "approved_at": None,
             }
         )
+
+    def approve(self, request_id: str, now: datetime) -> None:
+        """Queue an order that awaits approval; the agent sends it with its own id."""
+        self._decide_held(request_id, QUEUED, now, approved=True)
+
+    def decline(self, request_id: str, now: datetime) -> None:
+        """Decline an order that awaits approval; it is never sent."""
+        self._decide_held(request_id, DECLINED, now, approved=False)
+
+    def _decide_held(self, request_id: str, status: str, now: datetime, *, approved: bool) -> None:
+        stamp = isoformat_z(now)
+        cursor = self.db.execute(
+            "update orders set status = ?, updated_at = ?, approved_at = ?"
+            " where request_id = ? and status = ?",
+            [status, stamp, stamp if approved else None, request_id, AWAITING_APPROVAL],
+        )
+        if cursor.rowcount == 1:
+            return
+        current = self.status(request_id)
+        if current is None:
+            raise ApprovalError(f"no order {request_id!r} in this agent's database")
+        raise ApprovalError(f"order {request_id!r} is {current}, not awaiting approval")
+
+    def status(self, request_id: str) -> str | None:
+        """The local status of an order; ``None`` for an unknown one."""
+        rows = list(self.db.query("select status from orders where request_id = ?", [request_id]))
+        return str(rows[0]["status"]) if rows else None
 
     def record_attempt(self, request_id: str, error: str, now: datetime) -> None:
         """Count a failed send; the order stays queued and will be sent again."""
@@ -176,8 +228,11 @@ class AgentStore:
         )
         return rows[0]["request_id"] if rows else None
 
-    def orders(self, *, queued_only: bool = False, open_only: bool = False) -> list[StoredOrder]:
-        """Orders oldest first; ``queued_only`` for the outbox, ``open_only`` for unfinished.
+    def orders(
+        self, *, queued_only: bool = False, open_only: bool = False, awaiting_only: bool = False
+    ) -> list[StoredOrder]:
+        """Orders oldest first; ``queued_only`` for the outbox, ``open_only`` for unfinished,
+        ``awaiting_only`` for those held until the household approves them.
 
         The filter runs in SQL: the outbox asks on every pass, and the table keeps every
         order the household ever placed.
@@ -185,11 +240,25 @@ class AgentStore:
         where, params = "", []
         if queued_only:
             where, params = "where status = ?", [QUEUED]
+        elif awaiting_only:
+            where, params = "where status = ?", [AWAITING_APPROVAL]
         elif open_only:
-            params = sorted(FINAL_STATUSES)
+            params = sorted(CLOSED)
             where = f"where status not in ({', '.join('?' * len(params))})"
         sql = f"select * from orders {where} order by created_at, request_id"
         return [_order_from_row(row) for row in self.db.query(sql, params)]
+
+    def orders_for_restart(self, since: datetime) -> list[StoredOrder]:
+        """What a restart rebuilds the brain from: unfinished orders, and every order
+        created or changed at or after ``since`` (this month's spending, recent refusals).
+        """
+        closed = sorted(CLOSED)
+        stamp = isoformat_z(since)
+        sql = (
+            f"select * from orders where status not in ({', '.join('?' * len(closed))})"
+            " or created_at >= ? or updated_at >= ? order by created_at, request_id"
+        )
+        return [_order_from_row(row) for row in self.db.query(sql, [*closed, stamp, stamp])]
 
 
 def _order_from_row(row: dict[str, object]) -> StoredOrder:
@@ -197,17 +266,27 @@ def _order_from_row(row: dict[str, object]) -> StoredOrder:
         LinePlan(item=line["item"], packs=line["packs"], explanation=line["explanation"])
         for line in json.loads(str(row["lines"]))
     )
+    status = str(row["status"])
     decision = OrderDecision(
         request_id=str(row["request_id"]),
         created_at=datetime.fromisoformat(str(row["created_at"])),
         lines=lines,
+        awaiting_approval=status == AWAITING_APPROVAL,
+        note=str(row["note"] or ""),
     )
     bridge_id = row["bridge_order_id"]
     error = row["last_error"]
     return StoredOrder(
         decision=decision,
-        status=str(row["status"]),
+        status=status,
         bridge_order_id=None if bridge_id is None else str(bridge_id),
         attempts=int(str(row["attempts"] or 0)),
         last_error=None if error is None else str(error),
+        explanation=str(row["explanation"] or decision.explanation),
+        updated_at=_instant(row["updated_at"]),
+        approved_at=_instant(row["approved_at"]),
     )
+
+
+def _instant(value: object) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))

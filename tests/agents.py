@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edge_agent.bridge_client import BridgeClient
+from edge_agent.budget import BudgetSettings
 from edge_agent.clock import SimulatedClock
 from edge_agent.mqtt_link import BrokerUrl
 from edge_agent.service import AgentService
@@ -12,7 +13,11 @@ from tests.items import COFFEE, MILK, T0
 
 
 def make_agent(
-    store: AgentStore | None = None, *, bridge_port: int = 1, secret: str | None = None
+    store: AgentStore | None = None,
+    *,
+    bridge_port: int = 1,
+    secret: str | None = None,
+    budget: BudgetSettings | None = None,
 ) -> AgentService:
     """An agent whose bridge is at ``bridge_port`` (nothing listens on port 1)."""
     return AgentService(
@@ -28,4 +33,5 @@ def make_agent(
         ),
         store=store or AgentStore(memory=True),
         clock=SimulatedClock(T0, speed=1.0),
+        budget=budget,
     )

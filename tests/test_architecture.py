@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CORE = ["core", "estimator", "forecast", "policy", "catalog", "protocol", "errors"]
+CORE = ["core", "estimator", "forecast", "policy", "budget", "catalog", "protocol", "errors"]
 FORBIDDEN = {"asyncio", "aiomqtt", "paho", "aiohttp", "sqlite3", "sqlite_utils", "socket"}
 PACKAGE = Path(__file__).parent.parent / "edge_agent"
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
+
+import msgspec
+import pytest
 
 from edge_agent.estimator import LevelEstimator
 from tests.items import MILK, T0
@@ -44,7 +48,7 @@ def test_consumption_across_a_dropout_is_the_level_difference() -> None:
     estimator.observe(T0 + timedelta(hours=1), 3000)
     estimator.observe(T0 + timedelta(hours=30), 2500)
     estimator.observe(T0 + timedelta(hours=31), 2500)
-    assert estimator.consumed_between(T0, T0 + timedelta(hours=31)) == 500
+    assert estimator.consumed_between(T0, T0 + timedelta(hours=31)) == pytest.approx(500)
 
 
 def test_duplicate_and_late_readings_are_ignored() -> None:
@@ -55,3 +59,67 @@ def test_duplicate_and_late_readings_are_ignored() -> None:
     estimator.observe(T0 + timedelta(hours=1), 100)
     estimator.observe(T0 + timedelta(hours=2), 100)
     assert estimator.estimate == before
+
+
+def test_a_spike_down_is_ignored_too() -> None:
+    """A water filter's spike reads as less left: a fall that springs back is no use."""
+    estimator = LevelEstimator(MILK)
+    refills = feed(estimator, [2000, 2000, 200, 2000, 2000])
+    assert refills == []
+    assert estimator.spikes == 1
+    assert estimator.consumed_between(T0, T0 + timedelta(hours=5)) == 0
+
+
+def test_a_big_use_is_believed_when_the_next_reading_agrees() -> None:
+    estimator = LevelEstimator(MILK)
+    feed(estimator, [3000, 3000, 1500, 1480, 1480])
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(1480, abs=20)
+    assert estimator.consumed_between(T0, T0 + timedelta(hours=5)) == pytest.approx(1520, abs=20)
+
+
+def test_noise_adds_up_to_no_consumption() -> None:
+    """Readings that wobble around a steady level record next to no use: the fall is net."""
+    rng = random.Random(1)
+    estimator = LevelEstimator(MILK)
+    feed(estimator, [round(2000 + rng.gauss(0, 8)) for _ in range(24 * 14)])
+    consumed = estimator.consumed_between(T0, T0 + timedelta(days=14))
+    assert abs(consumed) < 30  # a sum of falls alone would make this thousands of grams
+    assert estimator.noise == pytest.approx(8, rel=0.35)
+
+
+def test_a_stuck_sensor_is_not_taken_for_a_stop_in_use() -> None:
+    """A noisy sensor that repeats itself exactly has stuck: the level's time stays at the
+    last reading that showed life, and the fall on release is spread over the stuck span."""
+    rng = random.Random(2)
+    estimator = LevelEstimator(MILK)
+    values = [round(3000 - 10 * hour + rng.gauss(0, 5)) for hour in range(24)]
+    values += [values[-1]] * 12 + [2640, 2630, 2620]
+    feed(estimator, values)
+    assert estimator.stuck is False
+    # Hours 24-35 were stuck: their use shows, spread, once the sensor came back.
+    stuck_span = estimator.consumed_between(T0 + timedelta(hours=25), T0 + timedelta(hours=35))
+    assert stuck_span == pytest.approx(100, abs=40)
+
+
+def test_stuck_while_it_lasts() -> None:
+    rng = random.Random(3)
+    estimator = LevelEstimator(MILK)
+    values = [round(3000 - 10 * hour + rng.gauss(0, 5)) for hour in range(24)]
+    feed(estimator, [*values, *[values[-1]] * 6])
+    assert estimator.stuck is True
+    assert estimator.estimate is not None
+    assert estimator.estimate.ts <= T0 + timedelta(hours=26)
+
+
+def test_a_counter_repeating_itself_is_not_stuck() -> None:
+    """Counters have no noise: the same count hour after hour is the truth."""
+    tablets = msgspec.structs.replace(
+        MILK, id="tablets", unit="tablet", pack_size=40, capacity=120, initial=50
+    )
+    estimator = LevelEstimator(tablets)
+    feed(estimator, [50] * 10 + [49] * 24 + [48] * 24)
+    assert estimator.stuck is False
+    assert estimator.estimate is not None
+    assert estimator.estimate.ts == T0 + timedelta(hours=57)
+    assert len(estimator.uses) == 2

@@ -1,0 +1,144 @@
+"""Run-out forecasts: the consumption model, its prior, patterns, shifts and quantiles."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from edge_agent.estimator import LevelEstimator, hour_of
+from edge_agent.forecast import REFIT_EVERY, Forecaster, fit, forecast
+from tests.items import COFFEE, MILK, T0
+
+
+def feed_use(
+    estimator: LevelEstimator, per_hour: list[float], start: float, *, noise: float = 0.0
+) -> None:
+    """Hourly readings of a level that falls by ``per_hour[i]`` in hour ``i``."""
+    rng = random.Random(7)
+    level = start
+    for hour, use in enumerate(per_hour):
+        level -= use
+        value = round(level + (rng.gauss(0, noise) if noise else 0.0), 1)
+        estimator.observe(T0 + timedelta(hours=hour + 1), value)
+
+
+def test_short_history_leans_on_the_stated_cycle() -> None:
+    """Coffee said to last 12 days (83 g/day); two hours of readings barely move that."""
+    estimator = LevelEstimator(COFFEE)
+    feed_use(estimator, [0.0, 0.0], 1500)
+    model = fit(estimator, T0 + timedelta(hours=2))
+    assert model is not None
+    assert model.rate_per_day == pytest.approx(1000 / 12, rel=0.05)
+    assert "stated 12-day cycle" in model.basis
+
+
+def test_measured_rate_takes_over_from_a_wrong_prior() -> None:
+    """Milk said to go in 2.5 days (400 g/day), truly 200 g/day: after two weeks the
+    measured rate wins."""
+    estimator = LevelEstimator(MILK)
+    feed_use(estimator, [200 / 24] * (24 * 14), 3900, noise=3)
+    model = fit(estimator, T0 + timedelta(days=14))
+    assert model is not None
+    assert model.rate_per_day == pytest.approx(200, rel=0.1)
+
+
+def test_no_forecast_without_history_or_a_stated_cycle() -> None:
+    item = COFFEE.__class__(**{f: getattr(COFFEE, f) for f in COFFEE.__struct_fields__})
+    unstated = item.__class__(
+        **{**{f: getattr(item, f) for f in item.__struct_fields__}, "cycle_days": None}
+    )
+    estimator = LevelEstimator(unstated)
+    feed_use(estimator, [5.0] * 4, 1500)
+    assert fit(estimator, T0 + timedelta(hours=4)) is None
+
+
+def test_weekly_pattern_is_learned() -> None:
+    """A household that uses three times as much at weekends: the model expects a busier
+    Saturday than Tuesday."""
+    per_hour = []
+    for hour in range(24 * 21):
+        weekday = (T0 + timedelta(hours=hour)).weekday()
+        per_hour.append(3.0 if weekday >= 5 else 1.0)
+    estimator = LevelEstimator(COFFEE)
+    feed_use(estimator, per_hour, 1990)
+    now = T0 + timedelta(days=21)  # T0 is a Monday, so is now
+    model = fit(estimator, now)
+    assert model is not None
+    tuesday = model.expected(now + timedelta(days=1), now + timedelta(days=2))
+    saturday = model.expected(now + timedelta(days=5), now + timedelta(days=6))
+    assert saturday > 2 * tuesday
+
+
+def test_daily_pattern_is_learned() -> None:
+    """Coffee only at breakfast: the morning hours carry the day's use."""
+    per_hour = [10.0 if hour % 24 in (7, 8) else 0.0 for hour in range(24 * 14)]
+    estimator = LevelEstimator(COFFEE)
+    feed_use(estimator, per_hour, 1990)
+    now = T0 + timedelta(days=14)
+    model = fit(estimator, now)
+    assert model is not None
+    morning = model.expected(now + timedelta(hours=7), now + timedelta(hours=9))
+    afternoon = model.expected(now + timedelta(hours=13), now + timedelta(hours=15))
+    assert morning > 3 * afternoon
+
+
+def test_a_lasting_shift_is_followed_within_days() -> None:
+    """A new baby doubles the milk: three days into it, the forecast uses the new rate."""
+    per_hour = [8.0] * (24 * 14) + [16.0] * (24 * 3)
+    estimator = LevelEstimator(MILK)
+    feed_use(estimator, per_hour, 3990, noise=2)
+    # Refills as needed are not part of this test; the level may go below zero.
+    model = fit(estimator, T0 + timedelta(days=17))
+    assert model is not None
+    assert model.basis == "use up over the last days"
+    assert model.rate_per_day > 0.8 * 16 * 24
+
+
+def test_quantiles_are_ordered_and_widen_with_doubt() -> None:
+    estimator = LevelEstimator(COFFEE)
+    rng = random.Random(4)
+    feed_use(estimator, [max(rng.gauss(3.5, 3), 0) for _ in range(24 * 10)], 1990)
+    now = T0 + timedelta(days=10)
+    run_out = forecast(estimator, now)
+    assert run_out is not None
+    assert now <= run_out.p10 < run_out.p50 < run_out.p90
+    assert run_out.at(2.0) < run_out.p10  # busier still: earlier still
+
+
+def test_forecast_starts_from_the_last_reading() -> None:
+    """During a dropout the stock goes on being used: a forecast made a day into a gap
+    runs out a day sooner than one made at the last reading."""
+    estimator = LevelEstimator(COFFEE)
+    feed_use(estimator, [4.0] * (24 * 7), 1990)
+    last = T0 + timedelta(days=7)
+    at_last = forecast(estimator, last)
+    a_day_later = forecast(estimator, last + timedelta(days=1))
+    assert at_last is not None
+    assert a_day_later is not None
+    assert a_day_later.p50 == pytest.approx(at_last.p50, abs=timedelta(hours=3))
+
+
+def test_refits_are_rationed() -> None:
+    estimator = LevelEstimator(COFFEE)
+    feed_use(estimator, [4.0] * 48, 1990)
+    forecaster = Forecaster(estimator)
+    now = T0 + timedelta(days=2)
+    for minutes in range(0, int(REFIT_EVERY / timedelta(minutes=1)), 15):
+        forecaster.forecast(now + timedelta(minutes=minutes))
+    assert forecaster.refits == 1
+    forecaster.forecast(now + REFIT_EVERY)
+    assert forecaster.refits == 2
+
+
+def test_empty_hours_do_not_drag_the_rate_down() -> None:
+    """Hours with nothing left saw no use because there was none to take, not because
+    nobody wanted any."""
+    estimator = LevelEstimator(COFFEE)
+    feed_use(estimator, [10.0] * 150 + [0.0] * 72, 1500)
+    model = fit(estimator, T0 + timedelta(hours=222))
+    assert estimator.empty_hours
+    assert min(estimator.empty_hours) >= hour_of(T0 + timedelta(hours=140))
+    assert model is not None
+    assert model.rate_per_day > 0.8 * 240
