@@ -27,6 +27,8 @@ from edge_agent.mqtt_link import publish
 from edge_agent.protocol import OrderUpdate, encode, order_update_topic
 
 logger = logging.getLogger(__name__)
+#: How long the downlink's task has to stop after a cancel before it is cancelled again.
+CANCEL_AGAIN_AFTER = 1.0
 
 #: Updates read from the database per pass.
 BATCH: Final = 100
@@ -106,6 +108,10 @@ class MqttDownlink:
         if task is None:
             return
         task.cancel()
+        # On Python 3.11, asyncio.wait_for inside aiomqtt can swallow a cancellation that
+        # meets a PUBACK (CPython gh-86296); cancel again until the task has stopped.
+        while not (await asyncio.wait({task}, timeout=CANCEL_AGAIN_AFTER))[0]:
+            task.cancel()
         try:
             await task
         except asyncio.CancelledError:
