@@ -100,6 +100,7 @@ class Brain:
         self._hold_until: dict[str, datetime] = {}
         self.budget = budget
         self.spending = MonthlySpending()
+        self._prices = {item_id: item.price for item_id, item in self.items.items()}
 
     # --- inputs -------------------------------------------------------------------
 
@@ -136,12 +137,18 @@ class Brain:
         return self.decide(now)
 
     def _item_due(self, item_id: str, now: datetime) -> bool:
+        outlook = self._outlook(item_id, now)
+        return outlook is not None and is_due(self.items[item_id], outlook[0], now, self.settings)
+
+    def _outlook(self, item_id: str, now: datetime) -> tuple[RunOut, float, bool] | None:
+        """The forecast a decision rests on, with the stock on its way and whether the item
+        is taken to be empty; ``None`` while the item is held back or has no forecast."""
         if now < self._hold_until.get(item_id, now):
-            return False
+            return None
         coming = self.on_the_way(item_id, now)
         empty = self.probably_empty(item_id, now)
         run_out = self.forecasters[item_id].forecast(now, extra_stock=coming, empty=empty)
-        return run_out is not None and is_due(self.items[item_id], run_out, now, self.settings)
+        return None if run_out is None else (run_out, coming, empty)
 
     def track(
         self,
@@ -257,19 +264,15 @@ class Brain:
                 del self._open[request_id]
         due: list[tuple[ItemSpec, LinePlan]] = []
         soon: list[tuple[ItemSpec, RunOut]] = []
-        for item_id, forecaster in self.forecasters.items():
-            if now < self._hold_until.get(item_id, now):
+        for item_id, item in self.items.items():
+            outlook = self._outlook(item_id, now)
+            if outlook is None:
                 continue
-            item = self.items[item_id]
-            coming = self.on_the_way(item_id, now)
-            empty = self.probably_empty(item_id, now)
-            run_out = forecaster.forecast(now, extra_stock=coming, empty=empty)
-            if run_out is None:
-                continue
+            run_out, coming, empty = outlook
             if is_due(item, run_out, now, self.settings):
                 reason = "due now to arrive in time"
-                if empty:
-                    quiet = now - self.estimators[item_id].last_use_or(now)
+                if empty and (last_use := self.estimators[item_id].last_use) is not None:
+                    quiet = now - last_use
                     reason = (
                         f"no use seen for {quiet / timedelta(days=1):.1f} days while the"
                         " household is home, so it is probably empty whatever the sensor reads"
@@ -314,7 +317,7 @@ class Brain:
             return decisions
         verdicts = review(
             [decision.lines for decision in decisions],
-            prices={item_id: item.price for item_id, item in self.items.items()},
+            prices=self._prices,
             spent_cents=self.spending.spent_cents(now),
             settings=self.budget,
             due=due,
@@ -325,9 +328,7 @@ class Brain:
         ]
 
     def _cost(self, decision: OrderDecision) -> int:
-        return order_cents(
-            decision.lines, {item_id: item.price for item_id, item in self.items.items()}
-        )
+        return order_cents(decision.lines, self._prices)
 
     def probably_empty(self, item_id: str, now: datetime) -> bool:
         """Whether an item that has gone quiet is more likely empty than unused.

@@ -26,6 +26,7 @@ import itertools
 import math
 import statistics
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -59,6 +60,14 @@ def hour_of(ts: datetime) -> int:
 
 def hour_start(hour: int) -> datetime:
     return _EPOCH + timedelta(hours=hour)
+
+
+def hour_overlaps(start: datetime, end: datetime) -> Iterator[tuple[int, float]]:
+    """Each hour that ``[start, end)`` touches, with the seconds it spends in it."""
+    for hour in range(hour_of(start), hour_of(end) + 1):
+        seconds = (min(end, hour_start(hour + 1)) - max(start, hour_start(hour))).total_seconds()
+        if seconds > 0:
+            yield hour, seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +163,6 @@ class LevelEstimator:
     def last_use(self) -> datetime | None:
         return self.uses[-1].ts if self.uses else None
 
-    def last_use_or(self, default: datetime) -> datetime:
-        return self.uses[-1].ts if self.uses else default
-
     def typical_use_gap(self) -> timedelta | None:
         """The median time between recent uses; ``None`` with fewer than five uses."""
         if len(self.uses) < 5:
@@ -200,18 +206,10 @@ class LevelEstimator:
 
     def consumed_between(self, start: datetime, end: datetime) -> float:
         """Net consumption recorded in ``[start, end]``; partial hours count pro rata."""
-        if end <= start:
-            return 0.0
-        first, last = hour_of(start), hour_of(end)
-        total = 0.0
-        for hour in range(first, last + 1):
-            amount = self.hourly.get(hour)
-            if not amount:
-                continue
-            begin = max(start, hour_start(hour))
-            stop = min(end, hour_start(hour + 1))
-            total += amount * (stop - begin).total_seconds() / _HOUR
-        return total
+        return sum(
+            self.hourly.get(hour, 0.0) * seconds / _HOUR
+            for hour, seconds in hour_overlaps(start, end)
+        )
 
     # --- internals ----------------------------------------------------------------
 
@@ -266,7 +264,8 @@ class LevelEstimator:
         self._window.append(value)
         level = statistics.median(self._window)
         quantity = self._level - level
-        hours = (ts - self._level_ts).total_seconds() / 3600 if self._level_ts else 0.0
+        assert self._level_ts is not None
+        hours = (ts - self._level_ts).total_seconds() / _HOUR
         if abs(quantity) <= self._use_threshold() and hours <= IDLE_SPELL:
             self._note_idle(ts, -quantity, hours)
         # The creep hid this much use: the level fell that much more than it shows.
@@ -296,16 +295,11 @@ class LevelEstimator:
             self.uses.append(Use(ts, quantity))
         if quantity:
             span = (ts - start).total_seconds()
-            first, last = hour_of(start), hour_of(ts)
-            if first == last or span <= 0:
-                self.hourly[last] = self.hourly.get(last, 0.0) + quantity
-            else:
-                for hour in range(first, last + 1):
-                    begin = max(start, hour_start(hour))
-                    stop = min(ts, hour_start(hour + 1))
-                    share = (stop - begin).total_seconds() / span
-                    if share > 0:
-                        self.hourly[hour] = self.hourly.get(hour, 0.0) + quantity * share
+            shares = list(hour_overlaps(start, ts)) if span > 0 else []
+            if not shares:
+                shares, span = [(hour_of(ts), 1.0)], 1.0
+            for hour, seconds in shares:
+                self.hourly[hour] = self.hourly.get(hour, 0.0) + quantity * seconds / span
         if self._level - self.offset <= self.empty_below:
             self.empty_hours.update(range(hour_of(start), hour_of(ts) + 1))
         self._prune(ts)

@@ -281,10 +281,6 @@ class RunOut:
     #: Stock on its way, counted as if it were on the shelf.
     on_the_way: float = field(default=0.0, compare=False)
 
-    def days_left(self, quantile: float = 0.5) -> float:
-        when = {0.1: self.p10, 0.5: self.p50, 0.9: self.p90}[quantile]
-        return (when - self.made_at).total_seconds() / 86400
-
     def at(self, z: float) -> datetime:
         """The run-out with demand at ``z`` standard deviations (``z`` > 0: early)."""
         stock = self.level + self.on_the_way
