@@ -14,7 +14,9 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
 - **Stuck sensors.** A stuck value shows no use until it frees; the fall then is real
   and is spread over the time since the last change.
 - **Tare drift.** Slow drift is followed like any small change; it never reaches the
-  refill threshold, so it is never taken for a refill.
+  refill threshold, so it is never taken for a refill. An upward creep that idle spells
+  show clearly is corrected; the rest can't be told from use, so the estimate carries
+  a doubt (:attr:`LevelEstimator.drift`) that grows with the sensor's time in service.
 
 Consumption is kept per hour, for the forecast's consumption model, with the hours the
 item was (nearly) empty marked: their use was not seen, only the lack of stock.
@@ -30,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from edge_agent.catalog import ItemSpec
+from edge_agent.catalog import ItemSpec, SensorKind
 
 #: Readings the median runs over.
 MEDIAN_WINDOW = 3
@@ -45,6 +47,9 @@ IDLE_SPELL = 6.0  # hours
 #: ... within this window, once they add up to this much time.
 CREEP_WINDOW = timedelta(days=7)
 CREEP_EVIDENCE = timedelta(days=2)
+#: A load cell's or gauge's zero wanders by about this share of its range a day (one
+#: sd): temperature and age. The household simulators draw their drift with this figure.
+DRIFT_PER_DAY = 0.002
 #: A noisy sensor repeating its value this many times in a row is taken to be stuck.
 STUCK_RUN = 3
 _HOUR = 3600.0
@@ -94,6 +99,8 @@ class LevelEstimate:
     ts: datetime
     #: The sensor noise's standard deviation, as estimated from the readings.
     noise: float = 0.0
+    #: How far the sensor's zero may have drifted unseen since the first reading (sd).
+    drift: float = 0.0
 
 
 class LevelEstimator:
@@ -136,7 +143,22 @@ class LevelEstimator:
         if self._level is None or self._level_ts is None:
             return None
         level = max(self._level - self.offset, 0.0)
-        return LevelEstimate(level=level, ts=self._level_ts, noise=self.noise)
+        return LevelEstimate(level=level, ts=self._level_ts, noise=self.noise, drift=self.drift)
+
+    @property
+    def drift(self) -> float:
+        """How far the zero may have drifted since the first reading: one sd.
+
+        A creep upwards hides use and a creep downwards shows use that never was, and
+        while an item is in use neither can be told from use (the creep estimate only
+        catches a creep that idle spells show clearly). So the doubt about the zero
+        grows by :data:`DRIFT_PER_DAY` of capacity a day, and forecasts allow for it.
+        Counters do not drift.
+        """
+        if self.item.sensor == SensorKind.COUNT or self.started is None or self._level_ts is None:
+            return 0.0
+        days = (self._level_ts - self.started) / timedelta(days=1)
+        return DRIFT_PER_DAY * self.item.capacity * days
 
     @property
     def creep(self) -> float:

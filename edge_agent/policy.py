@@ -1,7 +1,7 @@
 """The reorder policy: whether to order an item now, how many packs, and why.
 
 Sans-I/O. An item is **due** when, with demand as busy as the service level allows for
-(``service_level``: 0.95 means one future in twenty is busier), it would run out before
+(``service_level``: 0.90 means one future in ten is busier), it would run out before
 an order placed now could arrive at the slowest lead time, plus a margin. Stock already
 on its way counts, so an item with an order coming is only ordered again when that
 order will not be enough.
@@ -30,7 +30,7 @@ class PolicySettings:
     """Tunables of the reorder policy."""
 
     #: The chance that an order's delivery comes before the item runs out.
-    service_level: float = 0.95
+    service_level: float = 0.90
     #: Extra time beyond the longest lead time: decisions are made between readings.
     margin: timedelta = timedelta(hours=6)
     #: Items that would be due within this long join an order that is going anyway.

@@ -8,7 +8,8 @@ from datetime import timedelta
 import msgspec
 import pytest
 
-from edge_agent.estimator import LevelEstimator
+from edge_agent.catalog import SensorKind
+from edge_agent.estimator import DRIFT_PER_DAY, LevelEstimator
 from tests.items import MILK, T0
 
 
@@ -123,3 +124,23 @@ def test_a_counter_repeating_itself_is_not_stuck() -> None:
     assert estimator.estimate is not None
     assert estimator.estimate.ts == T0 + timedelta(hours=57)
     assert len(estimator.uses) == 2
+
+
+def test_only_weighed_and_gauged_levels_have_a_drifting_zero() -> None:
+    """A load cell's zero wanders more the longer it runs; a count of tablets has none."""
+    counted = msgspec.structs.replace(
+        MILK,
+        id="tablets",
+        sensor=SensorKind.COUNT,
+        unit="tablet",
+        pack_size=40,
+        capacity=120,
+        initial=50,
+    )
+    tablets, milk = LevelEstimator(counted), LevelEstimator(MILK)
+    feed(tablets, [50, 49, 49, 48], step=timedelta(days=5))
+    feed(milk, [3000, 2900, 2800, 2700], step=timedelta(days=5))
+    assert tablets.estimate is not None
+    assert milk.estimate is not None
+    assert tablets.estimate.drift == 0.0
+    assert milk.estimate.drift == pytest.approx(DRIFT_PER_DAY * MILK.capacity * 15)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import msgspec
 import pytest
 
+from edge_agent.catalog import SensorKind
 from edge_agent.estimator import LevelEstimator, hour_of
 from edge_agent.forecast import REFIT_EVERY, Forecaster, fit, forecast
 from tests.items import COFFEE, MILK, T0
@@ -142,3 +144,19 @@ def test_empty_hours_do_not_drag_the_rate_down() -> None:
     assert min(estimator.empty_hours) >= hour_of(T0 + timedelta(hours=140))
     assert model is not None
     assert model.rate_per_day > 0.8 * 240
+
+
+def test_a_weighed_level_is_doubted_for_its_drifting_zero() -> None:
+    """The same month of readings from a load cell and from a counter: the load cell's
+    zero may have wandered since it was tared, so its P10-P90 is wider on both sides."""
+    counted_coffee = msgspec.structs.replace(COFFEE, sensor=SensorKind.COUNT)
+    weighed, counted = LevelEstimator(COFFEE), LevelEstimator(counted_coffee)
+    for estimator in (weighed, counted):
+        feed_use(estimator, [4.0] * (24 * 30), 4.0 * 24 * 30 + 800)
+    now = T0 + timedelta(days=30)
+    doubted, sure = forecast(weighed, now), forecast(counted, now)
+    assert doubted is not None
+    assert sure is not None
+    assert doubted.p50 == pytest.approx(sure.p50, abs=timedelta(hours=6))
+    assert doubted.p10 < sure.p10 - timedelta(hours=12)
+    assert doubted.p90 > sure.p90 + timedelta(hours=12)
