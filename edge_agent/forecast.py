@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,6 +61,8 @@ RIDGE_ALPHA = 3.0
 #: The pattern never forecasts less than this share of the mean rate in any hour.
 PATTERN_FLOOR = 0.05
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile
+#: Spans of days: one, or an array of them.
+_Days = TypeVar("_Days", float, NDArray[np.float64])
 _HOURS_AHEAD = np.arange(HORIZON_HOURS + 1, dtype=float)
 #: A small fit is 20 times slower spread over BLAS threads than on one (measured).
 _THREADS = ThreadpoolController()
@@ -105,16 +108,19 @@ class DemandModel:
         """The expected use in ``[start, end)``."""
         return max(self._cumulative_at(end) - self._cumulative_at(start), 0.0)
 
-    def spread(self, mean: float, days: float, noise: float = 0.0) -> float:
-        """The standard deviation of the use over ``days`` whose expectation is ``mean``."""
-        days = max(days, 0.0)
-        return math.sqrt(self.daily_variance * days + (self.rate_sd * days) ** 2 + noise**2)
+    def variance(self, days: _Days, noise: float = 0.0) -> _Days:
+        """The variance of the use over ``days`` (one span, or an array of them)."""
+        return self.daily_variance * days + (self.rate_sd * days) ** 2 + noise**2
+
+    def spread(self, days: float, noise: float = 0.0) -> float:
+        """The standard deviation of the use over ``days``."""
+        return math.sqrt(self.variance(max(days, 0.0), noise))
 
     def demand(self, start: datetime, end: datetime, z: float = 0.0) -> float:
         """The use in ``[start, end)`` at ``z`` standard deviations (never negative)."""
         mean = self.expected(start, end)
         days = (end - start).total_seconds() / 86400
-        return max(mean + z * self.spread(mean, days), 0.0)
+        return max(mean + z * self.spread(days), 0.0)
 
     def run_out(self, start: datetime, level: float, z: float, noise: float = 0.0) -> datetime:
         """When ``level`` at ``start`` is used up, with demand at ``z`` standard deviations.
@@ -138,7 +144,7 @@ class DemandModel:
         xs = np.concatenate(([x0], _HOURS_AHEAD[low:high]))
         mean = np.concatenate(([0.0], self.cumulative[low:high] - c0))
         days = (xs - x0) / 24
-        spread = np.sqrt(self.daily_variance * days + (self.rate_sd * days) ** 2 + noise**2)
+        spread = np.sqrt(self.variance(days, noise))
         used = mean + z * spread
         crossed = np.flatnonzero(used >= level)
         if len(crossed):
@@ -154,13 +160,13 @@ class DemandModel:
 
 
 def _days_until(level: float, model: DemandModel, z: float, noise: float) -> float:
-    """Days ``t`` with ``r·t + z·spread(r·t, t) = level``, by bisection (it rises in t)."""
+    """Days ``t`` with ``r·t + z·spread(t) = level``, by bisection (it rises in t)."""
     rate = model.rate_per_day
     low, high = 0.0, 3650.0
     for _ in range(60):
         middle = (low + high) / 2
         mean = rate * middle
-        if mean + z * model.spread(mean, middle, noise) >= level:
+        if mean + z * model.spread(middle, noise) >= level:
             high = middle
         else:
             low = middle
