@@ -91,6 +91,11 @@ class Use:
     quantity: float
 
 
+def daily_drift(item: ItemSpec) -> float:
+    """One sd of a day's drift of the item's sensor zero; counters do not drift."""
+    return 0.0 if item.sensor == SensorKind.COUNT else DRIFT_PER_DAY * item.capacity
+
+
 @dataclass(frozen=True, slots=True)
 class LevelEstimate:
     """What the estimator believes about one item at the time of its last reading."""
@@ -155,10 +160,9 @@ class LevelEstimator:
         grows by :data:`DRIFT_PER_DAY` of capacity a day, and forecasts allow for it.
         Counters do not drift.
         """
-        if self.item.sensor == SensorKind.COUNT or self.started is None or self._level_ts is None:
+        if self.started is None or self._level_ts is None:
             return 0.0
-        days = (self._level_ts - self.started) / timedelta(days=1)
-        return DRIFT_PER_DAY * self.item.capacity * days
+        return daily_drift(self.item) * ((self._level_ts - self.started) / timedelta(days=1))
 
     @property
     def creep(self) -> float:

@@ -37,8 +37,8 @@ from numpy.typing import NDArray
 from sklearn.linear_model import Ridge
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from edge_agent.catalog import ItemSpec, SensorKind
-from edge_agent.estimator import DRIFT_PER_DAY, HISTORY, LevelEstimator, hour_of, hour_start
+from edge_agent.catalog import ItemSpec
+from edge_agent.estimator import HISTORY, LevelEstimator, daily_drift, hour_of, hour_start
 
 #: How often an item's model is refitted.
 REFIT_EVERY = timedelta(hours=6)
@@ -221,9 +221,8 @@ def fit(estimator: LevelEstimator, now: datetime) -> DemandModel | None:
             basis = f"use {'up' if fast > slow else 'down'} over the last days"
     # The rate's own uncertainty, per day, as variances: sampling, and habits shifting.
     doubt_parts = [daily_variance / max(slow_days, 0.5), (SHIFT_DOUBT * max(rate, 0.0)) ** 2]
-    if item.sensor != SensorKind.COUNT:
-        # A drifting zero passes for use, or hides some: the rate is that much less sure.
-        doubt_parts.append((DRIFT_PER_DAY * item.capacity) ** 2)
+    # A drifting zero passes for use, or hides some: the rate is that much less sure.
+    doubt_parts.append(daily_drift(item) ** 2)
     if prior is not None:
         weight = PRIOR_DAYS / (PRIOR_DAYS + history_days) if seen else 1.0
         rate = weight * prior + (1 - weight) * rate
