@@ -22,7 +22,7 @@ from edge_agent.catalog import ItemSpec, index_items
 from edge_agent.errors import ApprovalError, RestockError
 from edge_agent.estimator import LevelEstimator, Refill
 from edge_agent.forecast import Forecaster, RunOut
-from edge_agent.policy import LinePlan, PolicySettings, is_due, plan_line
+from edge_agent.policy import LinePlan, PolicySettings, arrives_in_time, is_due, plan_line
 from edge_agent.protocol import FINAL_STATUSES, Reading
 
 #: An item quiet for this many of its usual gaps between uses may be empty.
@@ -255,9 +255,10 @@ class Brain:
     def decide(self, now: datetime) -> list[OrderDecision]:
         """Return the orders to place now: none, usually, or one per lead-time group.
 
-        Lines ordered together arrive together, as late as the slowest line. So an item
-        only shares an order whose longest lead time is no longer than its own: a due
-        item that is quick to deliver never waits for a slow one.
+        Lines ordered together arrive together, as late as the slowest line. So a due
+        item that is quick to deliver never waits for a slow one: due items are grouped
+        by their longest lead time. An item due soon joins a group whose lead time is no
+        shorter than its own only if, at that lead time, it still arrives in time.
         """
         for request_id, order in list(self._open.items()):
             if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
@@ -292,6 +293,8 @@ class Brain:
             joining = [entry for entry in soon if entry[0].lead_time_hours.max <= lead]
             soon = [entry for entry in soon if entry[0].lead_time_hours.max > lead]
             for item, run_out in joining:
+                if not arrives_in_time(run_out, lead, now, self.settings):
+                    continue  # it would wait for the slowest line and run out first
                 line = plan_line(item, run_out, self.settings, now, reason=reason, required=False)
                 if line is not None:
                     groups[lead].append(line)

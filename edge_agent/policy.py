@@ -10,7 +10,8 @@ The **quantity** fills the store up to capacity on the earliest arrival, with de
 as quiet as the service level allows for, so that what arrives fits. Perishables are
 further limited to what a quiet household uses before the new packs expire (the older
 stock goes first). Items that would be due within ``consolidate`` join an order that
-is going anyway, if a whole pack of them fits; a due item always gets at least one
+is going anyway, if a whole pack of them fits and the order, which comes as late as its
+slowest line, still arrives before they run out; a due item always gets at least one
 pack.
 """
 
@@ -59,13 +60,17 @@ class LinePlan:
     explanation: str
 
 
-def due_by(item: ItemSpec, now: datetime, settings: PolicySettings) -> datetime:
-    """An item whose early run-out comes before this instant must be ordered now."""
-    return now + timedelta(hours=item.lead_time_hours.max) + settings.margin
+def arrives_in_time(
+    run_out: RunOut, lead_hours: float, now: datetime, settings: PolicySettings
+) -> bool:
+    """Whether an order placed now that takes up to ``lead_hours`` (plus the margin)
+    comes before the item's early run-out."""
+    return run_out.at(settings.z) > now + timedelta(hours=lead_hours) + settings.margin
 
 
 def is_due(item: ItemSpec, run_out: RunOut, now: datetime, settings: PolicySettings) -> bool:
-    return run_out.at(settings.z) <= due_by(item, now, settings)
+    """Whether the item must be ordered now, for its own longest lead time."""
+    return not arrives_in_time(run_out, item.lead_time_hours.max, now, settings)
 
 
 def packs_that_fit(

@@ -182,6 +182,23 @@ def test_quick_item_due_soon_joins_a_slow_delivery() -> None:
     assert [line.item for line in order.lines] == ["coffee", "milk"]
 
 
+def test_quick_item_does_not_join_a_slow_delivery_it_cannot_wait_for() -> None:
+    """Milk due within days stays out of a coffee order that could come after it runs out.
+
+    At its own 48 h it need not be ordered yet; at coffee's 96 h it would run out first.
+    """
+    brain = Brain("h", [msgspec.structs.replace(MILK, shelf_life_days=None), COFFEE])
+    hours = 24 * 4
+    feed_hourly(brain, "milk", 2600, 350, hours)  # 1200 g left: about 3.4 days at 350 g
+    feed_hourly(brain, "coffee", 600, 100, hours)  # due now
+    now = T0 + timedelta(hours=hours - 1)
+    milk = brain.forecasts(now)["milk"]
+    assert now + timedelta(hours=48 + 6) < milk.at(brain.settings.z)
+    assert milk.at(brain.settings.z) < now + timedelta(hours=96 + 6)
+    (order,) = brain.decide(now)
+    assert [line.item for line in order.lines] == ["coffee"]
+
+
 def test_water_filter_reading_counts_litres_through_the_cartridge() -> None:
     """A water filter reports litres filtered; the brain takes what is left from it."""
     cartridge = ItemSpec(
