@@ -220,6 +220,10 @@ class LevelEstimator:
         if self._pending is not None:
             pending_ts, pending = self._pending
             self._pending = None
+            # TODO: a real use followed within minutes by a refill (the last 390 g of
+            # juice, then the delivery) is taken for a spike here, and the use is lost.
+            # Confirming any jump the next reading does not undo ("not back at the old
+            # level") fixed that and was neutral on the targets; it wants its own test.
             if abs(value - pending) < abs(pending - self._level) / 2:
                 refill = self._jump(pending_ts, pending)
             else:
