@@ -343,15 +343,14 @@ class Brain:
         after the last use, and an item more than half full, are left alone.
         """
         estimator = self.estimators[item_id]
-        gap, last = estimator.typical_use_gap(), estimator.last_use
-        estimate = estimator.estimate
-        if gap is None or last is None or estimate is None:
-            return False
-        if now - last < max(SILENCE_GAPS * gap, timedelta(days=1)):
+        last, estimate = estimator.last_use, estimator.estimate
+        # The cheap checks first: this runs for every reading.
+        if last is None or estimate is None or estimate.level > 0.5 * estimator.item.capacity:
             return False
         if estimator.refills and estimator.refills[-1].ts > last:
             return False
-        if estimate.level > 0.5 * estimator.item.capacity:
+        gap = estimator.typical_use_gap()
+        if gap is None or now - last < max(SILENCE_GAPS * gap, timedelta(days=1)):
             return False
         others = [e.last_use for i, e in self.estimators.items() if i != item_id]
         return not others or any(
