@@ -249,15 +249,15 @@ class LevelEstimator:
         change = value - self._level
         self._window.clear()
         self._window.append(value)
+        refill = None
         if change > 0:
             refill = Refill(ts, change)
             self.refills.append(refill)
-            self._level, self._level_ts, self._last_value = value, ts, value
-            self._prune(ts)
-            return refill
-        self._consume(ts, -change)
+        else:
+            self._consume(ts, -change)  # from the old level, before it moves
         self._level, self._level_ts, self._last_value = value, ts, value
-        return None
+        self._prune(ts)
+        return refill
 
     @property
     def stuck(self) -> bool:
