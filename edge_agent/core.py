@@ -262,6 +262,7 @@ class Brain:
         """
         for request_id, order in list(self._open.items()):
             if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
+                self._believe_delivery(order, order.delivered_at, now)
                 del self._open[request_id]
         due: list[tuple[ItemSpec, LinePlan]] = []
         soon: list[tuple[ItemSpec, RunOut]] = []
@@ -312,6 +313,25 @@ class Brain:
             self.track(decision)
         return decisions
 
+    def _believe_delivery(self, order: _OpenOrder, delivered_at: datetime, now: datetime) -> None:
+        """The shop delivered ``order`` and its grace is over: what the readings never
+        showed is on the shelf all the same, less the use seen since.
+
+        A sensor whose zero drifted down shows a delivery short, or not at all once it
+        reads empty while stocked; without this the agent would order again and again.
+        """
+        for line in order.decision.lines:
+            if line.item in order.arrived:
+                continue
+            item = self.items[line.item]
+            estimator = self.estimators[line.item]
+            used = max(estimator.consumed_between(delivered_at, now), 0.0)
+            at_least = min(line.packs * item.pack_size, item.capacity) - used
+            # What the readings say is there now (a stuck sensor's, used since it stuck).
+            run_out = self.forecasters[line.item].forecast(now)
+            if run_out is not None and run_out.level_at(now) < at_least:
+                estimator.believe(now, at_least)
+
     def _apply_budget(
         self, decisions: list[OrderDecision], now: datetime, *, due: Collection[str]
     ) -> list[OrderDecision]:
@@ -340,7 +360,8 @@ class Brain:
         is that use stopped. When an item regularly used shows no use for
         :data:`SILENCE_GAPS` times its usual gap between uses (a day at least), while
         other items are in use, its shelf is taken to be empty. Stock that arrived
-        after the last use, and an item more than half full, are left alone.
+        after the last use (seen, or credited from a confirmed delivery) and an item more
+        than half full are left alone.
         """
         estimator = self.estimators[item_id]
         last, estimate = estimator.last_use, estimator.estimate
@@ -348,6 +369,8 @@ class Brain:
         if last is None or estimate is None or estimate.level > 0.5 * estimator.item.capacity:
             return False
         if estimator.refills and estimator.refills[-1].ts > last:
+            return False
+        if estimator.credited_at is not None and estimator.credited_at > last:
             return False
         gap = estimator.typical_use_gap()
         if gap is None or now - last < max(SILENCE_GAPS * gap, timedelta(days=1)):

@@ -6,8 +6,9 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
   is the *net* fall of that level: noise that dips and recovers adds up to nothing.
 - **Spikes** (a hand on the shelf, a miscount). A reading that jumps further than a
   refill threshold from the level, up or down, is held back until the next reading: if
-  that one agrees with it, the jump was real (a refill, or a big use); if it falls back
-  to the old level, the jump was a spike and both are forgotten.
+  that one falls back to the old level, the jump was a spike and is forgotten; if not,
+  the jump was real (a refill, or a big use), even when the next reading jumps again (a
+  use, then a refill).
 - **Duplicates and late arrivals.** A reading not newer than the last one is ignored.
 - **Dropouts and reboots.** No readings means nothing is known: the next reading's fall
   is spread evenly over the gap, never counted twice, and a gap alone counts nothing.
@@ -17,6 +18,8 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
   refill threshold, so it is never taken for a refill. An upward creep that idle spells
   show clearly is corrected; the rest can't be told from use, so the estimate carries
   a doubt (:attr:`LevelEstimator.drift`) that grows with the sensor's time in service.
+  A downward creep shows when a delivery the shop confirmed leaves the sensor reading
+  less than was delivered: :meth:`LevelEstimator.believe` then credits the difference.
 
 Consumption is kept per hour, for the forecast's consumption model, with the hours the
 item was (nearly) empty marked: their use was not seen, only the lack of stock.
@@ -132,6 +135,11 @@ class LevelEstimator:
         self._idle_hours = 0.0
         #: How far the sensor has crept up since the first reading, as estimated.
         self.offset = 0.0
+        #: Stock that a confirmed delivery proved and the readings do not show, because
+        #: the sensor reads low; a refill the readings show later takes it back.
+        self.credit = 0.0
+        #: When stock was last credited that way.
+        self.credited_at: datetime | None = None
         #: Net consumption per hour (hour index -> quantity).
         self.hourly: dict[int, float] = {}
         #: Hours in which the item was (nearly) empty, so demand went unseen.
@@ -147,7 +155,7 @@ class LevelEstimator:
     def estimate(self) -> LevelEstimate | None:
         if self._level is None or self._level_ts is None:
             return None
-        level = max(self._level - self.offset, 0.0)
+        level = self._believed(self._level)
         return LevelEstimate(level=level, ts=self._level_ts, noise=self.noise, drift=self.drift)
 
     @property
@@ -220,11 +228,10 @@ class LevelEstimator:
         if self._pending is not None:
             pending_ts, pending = self._pending
             self._pending = None
-            # TODO: a real use followed within minutes by a refill (the last 390 g of
-            # juice, then the delivery) is taken for a spike here, and the use is lost.
-            # Confirming any jump the next reading does not undo ("not back at the old
-            # level") fixed that and was neutral on the targets; it wants its own test.
-            if abs(value - pending) < abs(pending - self._level) / 2:
+            # A spike springs back: the next reading is near the old level again. Any
+            # other next reading confirms the jump, even one that jumps on (the last of
+            # the juice drunk, then the shopping put in: a use, then a refill).
+            if abs(value - self._level) > abs(pending - self._level) / 2:
                 refill = self._jump(pending_ts, pending)
             else:
                 self.spikes += 1
@@ -233,6 +240,23 @@ class LevelEstimator:
         else:
             self._accept(ts, value)
         return refill
+
+    def believe(self, ts: datetime, level: float) -> None:
+        """Take ``level`` as the stock at ``ts``, on news other than the readings.
+
+        The news is a delivery the shop confirmed that the readings show short, or not
+        at all: a sensor whose zero drifted down reads less than is there, and once it
+        reads empty while stocked it can show no delivery. The difference is credited to
+        the level, so that the agent does not order again and again what is already on
+        the shelf. A stuck sensor's level dates from its last sign of life; the news is
+        newer. The credit only makes up for readings that show too little.
+        """
+        if self._level is None or self._level_ts is None:
+            return
+        self.credit = max(level - max(self._level - self.offset, 0.0), 0.0)
+        self.credited_at = ts
+        if self.stuck and self._level_ts < ts:
+            self._level_ts = ts
 
     def consumed_between(self, start: datetime, end: datetime) -> float:
         """Net consumption recorded in ``[start, end]``; partial hours count pro rata."""
@@ -253,6 +277,8 @@ class LevelEstimator:
         if change > 0:
             refill = Refill(ts, change)
             self.refills.append(refill)
+            # A delivery credited before it showed (a stuck or silent sensor) shows now.
+            self.credit -= min(self.credit, change)
         else:
             self._consume(ts, -change)  # from the old level, before it moves
         self._level, self._level_ts, self._last_value = value, ts, value
@@ -304,6 +330,10 @@ class LevelEstimator:
         self._consume(ts, quantity + hidden)
         self._level, self._level_ts = level, ts
 
+    def _believed(self, level: float) -> float:
+        """The stock a median of readings stands for, once creep and credit are allowed for."""
+        return max(level - self.offset, 0.0) + self.credit
+
     def _use_threshold(self) -> float:
         return max(3 * self.noise, USE_FLOOR * self.item.pack_size)
 
@@ -330,7 +360,7 @@ class LevelEstimator:
                 shares, span = [(hour_of(ts), 1.0)], 1.0
             for hour, seconds in shares:
                 self.hourly[hour] = self.hourly.get(hour, 0.0) + quantity * seconds / span
-        if self._level - self.offset <= self.empty_below:
+        if self._believed(self._level) <= self.empty_below:
             self.empty_hours.update(range(hour_of(start), hour_of(ts) + 1))
         self._prune(ts)
 

@@ -144,3 +144,37 @@ def test_only_weighed_and_gauged_levels_have_a_drifting_zero() -> None:
     assert milk.estimate is not None
     assert tablets.estimate.drift == 0.0
     assert milk.estimate.drift == pytest.approx(DRIFT_PER_DAY * MILK.capacity * 15)
+
+
+def test_a_use_then_a_refill_are_both_seen() -> None:
+    """The last of the milk drunk, then the shopping put in half an hour later: the fall
+    is a use, not a spike, and the refill is the new milk alone."""
+    estimator = LevelEstimator(MILK)
+    refills = feed(estimator, [390, 390, 390, 0, 998, 1000, 998], step=timedelta(minutes=30))
+    assert [round(refill.quantity) for refill in refills] == [998]
+    assert [round(use.quantity) for use in estimator.uses] == [390]
+    assert estimator.spikes == 0
+    assert estimator.consumed_between(T0, T0 + timedelta(hours=4)) == pytest.approx(390, abs=2)
+
+
+def test_stock_believed_from_a_delivery_is_taken_back_when_the_readings_show_it() -> None:
+    """A delivery the shop confirmed while the sensor was stuck is credited to the level;
+    when the sensor comes back and shows the refill, the credit goes, not counted twice."""
+    estimator = LevelEstimator(MILK)
+    feed(estimator, [500, 500, 500])
+    estimator.believe(T0 + timedelta(hours=3), 1500)
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == 1500
+    for hour in (4, 5, 6):
+        estimator.observe(T0 + timedelta(hours=hour), 1500)
+    assert [round(refill.quantity) for refill in estimator.refills] == [1000]
+    assert estimator.credit == 0
+    assert estimator.estimate.level == 1500
+
+
+def test_believed_stock_never_lowers_what_the_readings_show() -> None:
+    estimator = LevelEstimator(MILK)
+    feed(estimator, [2500, 2500, 2500])
+    estimator.believe(T0 + timedelta(hours=3), 1000)
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == 2500
