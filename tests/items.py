@@ -36,3 +36,17 @@ COFFEE = ItemSpec(
     initial=1500,
     cycle_days=12,
 )
+
+DETERGENT = ItemSpec(
+    id="detergent",
+    name="Liquid detergent",
+    device=Device.WASHER,
+    sensor=SensorKind.LEVEL,
+    unit="ml",
+    pack_size=1500,
+    capacity=3000,
+    lead_time_hours=LeadTime(24, 72),
+    price=9.0,
+    initial=1800,
+    cycle_days=28,
+)

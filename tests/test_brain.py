@@ -11,7 +11,7 @@ from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
 from edge_agent.core import DELIVERY_GRACE, Brain, OrderDecision
 from edge_agent.forecast import forecast
 from edge_agent.protocol import Reading
-from tests.items import COFFEE, MILK, T0
+from tests.items import COFFEE, DETERGENT, MILK, T0
 
 
 def run_household(
@@ -247,21 +247,8 @@ def test_a_gauge_reading_empty_while_stocked_is_not_ordered_again_and_again() ->
     while the tank is full, and can show no delivery after that. Each delivery the shop
     confirms is believed, so the agent does not reorder as soon as each one's grace is
     over (that made 20 orders of 1.5 L in 60 days for a household using 50 ml a day)."""
-    detergent = ItemSpec(
-        id="detergent",
-        name="Detergent",
-        device=Device.WASHER,
-        sensor=SensorKind.LEVEL,
-        unit="ml",
-        pack_size=1500,
-        capacity=3000,
-        lead_time_hours=LeadTime(24, 72),
-        price=9.0,
-        initial=1800,
-        cycle_days=28,
-    )
     rng = random.Random(4)
-    brain = Brain("h", [detergent])
+    brain = Brain("h", [DETERGENT])
     true_level, coming, orders = 1800.0, [], []
     for step in range(60 * 24 * 2):
         now = T0 + timedelta(minutes=30 * step)
