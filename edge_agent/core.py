@@ -281,9 +281,13 @@ class Brain:
                     )
                 if coming:
                     reason = f"the {coming:g} {item.unit} on the way will not last"
-                line = plan_line(item, run_out, self.settings, now, reason=reason, required=True)
-                assert line is not None
-                due.append((item, line))
+                # With stock on its way, an order only goes if a pack fits beside it: more
+                # would not arrive sooner, and would not fit when it came.
+                line = plan_line(
+                    item, run_out, self.settings, now, reason=reason, required=not coming
+                )
+                if line is not None:
+                    due.append((item, line))
             elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
                 soon.append((item, run_out))
         groups: dict[float, list[LinePlan]] = {}

@@ -10,6 +10,7 @@ import msgspec
 from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
 from edge_agent.core import DELIVERY_GRACE, Brain, OrderDecision
 from edge_agent.forecast import forecast
+from edge_agent.policy import LinePlan
 from edge_agent.protocol import Reading
 from tests.items import COFFEE, DETERGENT, MILK, T0
 
@@ -266,3 +267,20 @@ def test_a_gauge_reading_empty_while_stocked_is_not_ordered_again_and_again() ->
             coming.append((now + timedelta(hours=72), decision))
     # The true need is one pack; the gauge's drift, seen as use, costs a few more.
     assert 1 <= len(orders) <= 6
+
+
+def test_no_second_order_that_cannot_fit_beside_the_one_on_its_way() -> None:
+    """A thirsty first morning and no stated cycle make a wild forecast: even the 3 L on
+    the way may not last. A fourth litre would not come sooner, and would not fit beside
+    them in a 4 L fridge shelf, so it is not ordered (it used to be, as 'the smallest
+    order', once per decision)."""
+    juice = msgspec.structs.replace(MILK, id="juice", cycle_days=None, shelf_life_days=None)
+    brain = Brain("h", [juice])
+    for hour, value in enumerate([3000] * 4 + [2200] * 3 + [1500] * 3 + [900] * 4):
+        now = T0 + timedelta(hours=hour)
+        brain.observe("juice", Reading(ts=now, value=value, unit="g", seq=hour), now)
+    lines = (LinePlan("juice", 3, "due now"),)
+    brain.track(OrderDecision(request_id="r1", created_at=now, lines=lines))
+    run_out = brain.forecasts(now)["juice"]
+    assert run_out.p10 < now + timedelta(hours=6)  # due, on this forecast
+    assert brain.decide(now) == []
