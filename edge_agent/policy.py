@@ -12,7 +12,7 @@ further limited to what a quiet household uses before the new packs expire (the 
 stock goes first). Items that would be due within ``consolidate`` join an order that
 is going anyway, if a whole pack of them fits and the order, which comes as late as its
 slowest line, still arrives before they run out; a due item always gets at least one
-pack.
+pack, unless stock is on its way and not a pack fits beside it.
 """
 
 from __future__ import annotations
