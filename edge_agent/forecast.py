@@ -206,8 +206,9 @@ def fit(estimator: LevelEstimator, now: datetime) -> DemandModel | None:
     reference = slow if slow > 0 else (prior or 0.0)
     guess = (0.5 * reference) ** 2
     if len(totals) >= 2:
-        # Robust: a shift in habits must not pass for day-to-day spread.
-        spread = 1.4826 * float(np.median(np.abs(totals - np.median(totals))))
+        # Robust, and a lasting shift in habits must not pass for day-to-day spread:
+        # each day against the day before, the shift is one big step among many.
+        spread = 1.4826 * float(np.median(np.abs(np.diff(totals)))) / math.sqrt(2)
         daily_variance = (len(totals) * spread**2 + 2 * guess) / (len(totals) + 2)
     else:
         daily_variance = guess

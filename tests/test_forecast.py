@@ -98,6 +98,20 @@ def test_a_lasting_shift_is_followed_within_days() -> None:
     assert model.rate_per_day > 0.8 * 16 * 24
 
 
+def test_a_fall_in_use_is_followed_not_taken_for_spread() -> None:
+    """A diet cuts the milk from about 500 to 50 g a day. Ten days of each is one step
+    in the daily totals, not days that vary by hundreds of grams: the spread of days
+    stays small, so the fall shows as a lasting change."""
+    days = [500.0] + [480.0, 520.0] * 5 + [40.0, 60.0] * 5  # the first is not whole
+    per_hour = [total / 24 for total in days for _ in range(24)]
+    estimator = LevelEstimator(msgspec.structs.replace(MILK, capacity=20000))
+    feed_use(estimator, per_hour, 12000, noise=2)
+    model = fit(estimator, T0 + timedelta(days=21))
+    assert model is not None
+    assert model.daily_variance**0.5 < 100  # around the median of both halves: 300
+    assert model.basis == "use down over the last days"
+
+
 def test_quantiles_are_ordered_and_widen_with_doubt() -> None:
     estimator = LevelEstimator(COFFEE)
     rng = random.Random(4)
