@@ -6,6 +6,7 @@ Sans-I/O: no asyncio, MQTT, HTTP or SQLite here. The MQTT service, the demo and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -25,8 +26,14 @@ from edge_agent.forecast import Forecaster, RunOut
 from edge_agent.policy import LinePlan, PolicySettings, arrives_in_time, is_due, plan_line
 from edge_agent.protocol import FINAL_STATUSES, Reading
 
-#: An item quiet for this many of its usual gaps between uses may be empty.
+#: An item quiet for this many of its usual gaps between uses, and this many of its long
+#: ones (the 90th percentile), may be empty.
 SILENCE_GAPS = 5
+LONG_GAPS = 1.5
+#: ... once its uses have been seen over this long (a week's habits, weekends included),
+#: and if its level is within this many sd of the sensor's doubt of empty.
+USE_RECORD = timedelta(days=7)
+EMPTY_DOUBTS = 3.0
 #: The household is home when some item was used within this long.
 HOME_ACTIVITY = timedelta(hours=12)
 #: Readings stamped further ahead of the agent's clock than this are refused.
@@ -362,22 +369,32 @@ class Brain:
 
         A sensor whose zero has drifted reads a level when nothing is left; all it shows
         is that use stopped. When an item regularly used shows no use for
-        :data:`SILENCE_GAPS` times its usual gap between uses (a day at least), while
-        other items are in use, its shelf is taken to be empty. Stock that arrived
-        after the last use (seen, or credited from a confirmed delivery) and an item more
-        than half full are left alone.
+        :data:`SILENCE_GAPS` times its usual gap between uses, :data:`LONG_GAPS` times
+        its long ones and a day at least, while other items are in use, its shelf is
+        taken to be empty; but not before its uses have been seen for a week. Left
+        alone: stock that arrived after the last use (seen, or credited from a
+        confirmed delivery), and a level further from empty than :data:`EMPTY_DOUBTS`
+        times the sensor's doubt (its noise and drifted zero) or than half full. A
+        counter has no drifting zero, so its count is believed.
         """
         estimator = self.estimators[item_id]
         last, estimate = estimator.last_use, estimator.estimate
         # The cheap checks first: this runs for every reading.
-        if last is None or estimate is None or estimate.level > 0.5 * estimator.item.capacity:
+        if last is None or estimate is None:
+            return False
+        # A level further from empty than the sensor's doubt is stock, not a drifted zero.
+        doubt = EMPTY_DOUBTS * math.hypot(estimate.noise, estimate.drift)
+        if estimate.level > min(0.5 * estimator.item.capacity, doubt):
             return False
         if estimator.refills and estimator.refills[-1].ts > last:
             return False
         if estimator.credited_at is not None and estimator.credited_at > last:
             return False
-        gap = estimator.typical_use_gap()
-        if gap is None or now - last < max(SILENCE_GAPS * gap, timedelta(days=1)):
+        gaps = estimator.use_gaps()
+        if gaps is None or now - estimator.uses[0].ts < USE_RECORD:
+            return False
+        usual, long = gaps
+        if now - last < max(SILENCE_GAPS * usual, LONG_GAPS * long, timedelta(days=1)):
             return False
         others = [e.last_use for i, e in self.estimators.items() if i != item_id]
         return not others or any(

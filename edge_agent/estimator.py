@@ -197,13 +197,16 @@ class LevelEstimator:
     def last_use(self) -> datetime | None:
         return self.uses[-1].ts if self.uses else None
 
-    def typical_use_gap(self) -> timedelta | None:
-        """The median time between recent uses; ``None`` with fewer than five uses."""
+    def use_gaps(self) -> tuple[timedelta, timedelta] | None:
+        """The median and the 90th percentile of the times between recent uses; ``None``
+        with fewer than five uses. Use in bursts (the weekend's washes) has short gaps
+        mostly and a long one now and then: the percentile tells how long it can be."""
         if len(self.uses) < 5:
             return None
-        times = [use.ts for use in self.uses][-32:]
-        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
-        return timedelta(seconds=statistics.median(gaps))
+        times = [use.ts for use in itertools.islice(reversed(self.uses), 32)]
+        gaps = sorted((a - b).total_seconds() for a, b in itertools.pairwise(times))
+        long = gaps[min(math.ceil(0.9 * len(gaps)), len(gaps)) - 1]
+        return timedelta(seconds=statistics.median(gaps)), timedelta(seconds=long)
 
     @property
     def empty_below(self) -> float:

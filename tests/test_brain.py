@@ -284,3 +284,34 @@ def test_no_second_order_that_cannot_fit_beside_the_one_on_its_way() -> None:
     run_out = brain.forecasts(now)["juice"]
     assert run_out.p10 < now + timedelta(hours=6)  # due, on this forecast
     assert brain.decide(now) == []
+
+
+def quiet_coffee(start: float) -> tuple[Brain, object]:
+    """Coffee used 60 g each morning for ten days, then no more for five, while the milk
+    goes on being used: what ``probably_empty`` sees at the end."""
+    brain = Brain("h", [COFFEE, MILK])
+    coffee, milk = start, 3500.0
+    for hour in range(15 * 24 + 9):  # to just after the last morning
+        now = T0 + timedelta(hours=hour)
+        if hour % 24 == 7:
+            milk -= 150
+            if hour < 10 * 24:
+                coffee -= 60
+        for item_id, value in (("coffee", coffee), ("milk", milk)):
+            brain.observe(item_id, Reading(ts=now, value=value, unit="g", seq=hour), now)
+    return brain, now
+
+
+def test_an_item_gone_quiet_near_empty_is_taken_for_empty() -> None:
+    """A hopper that reads 100 g, well within what a load cell's zero drifts in 16 days,
+    and has shown no use for five days while the milk is used: probably empty."""
+    brain, now = quiet_coffee(700)
+    assert brain.probably_empty("coffee", now)
+    assert not brain.probably_empty("milk", now)
+
+
+def test_an_item_gone_quiet_with_a_clear_level_is_not() -> None:
+    """The same silence with 800 g on the scale is a pause in use, not a drifted zero:
+    taking it for empty bought a tank of detergent a household had half full."""
+    brain, now = quiet_coffee(1400)
+    assert not brain.probably_empty("coffee", now)
