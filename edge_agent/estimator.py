@@ -256,7 +256,7 @@ class LevelEstimator:
         """
         if self._level is None or self._level_ts is None:
             return
-        self.credit = max(level - max(self._level - self.offset, 0.0), 0.0)
+        self.credit = max(level - self._shown(self._level), 0.0)
         self.credited_at = ts
         if self.stuck and self._level_ts < ts:
             self._level_ts = ts
@@ -333,9 +333,13 @@ class LevelEstimator:
         self._consume(ts, quantity + hidden)
         self._level, self._level_ts = level, ts
 
+    def _shown(self, level: float) -> float:
+        """The stock a median of readings shows, once the creep is allowed for."""
+        return max(level - self.offset, 0.0)
+
     def _believed(self, level: float) -> float:
-        """The stock a median of readings stands for, once creep and credit are allowed for."""
-        return max(level - self.offset, 0.0) + self.credit
+        """The stock believed: what the readings show, and what a delivery proved."""
+        return self._shown(level) + self.credit
 
     def _use_threshold(self) -> float:
         return max(3 * self.noise, USE_FLOOR * self.item.pack_size)
