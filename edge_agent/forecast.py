@@ -140,7 +140,10 @@ class DemandModel:
         if z > 0:
             low, high = first, min(mean_crossing, HORIZON_HOURS) + 1
         else:
-            low, high = max(min(mean_crossing, HORIZON_HOURS), first), HORIZON_HOURS + 1
+            # From the hour before the mean crossing: use there is still short of the
+            # level, so the crossing is interpolated within its own hour.
+            low = max(min(mean_crossing, HORIZON_HOURS) - 1, first)
+            high = HORIZON_HOURS + 1
         xs = np.concatenate(([x0], _HOURS_AHEAD[low:high]))
         mean = np.concatenate(([0.0], self.cumulative[low:high] - c0))
         days = (xs - x0) / 24

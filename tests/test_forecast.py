@@ -86,6 +86,20 @@ def test_daily_pattern_is_learned() -> None:
     assert morning > 3 * afternoon
 
 
+def test_a_run_out_falls_in_the_hour_of_the_use_that_causes_it() -> None:
+    """Eggs only at breakfast: one egg left at midnight lasts, at the median and at a
+    quiet quantile, until the morning's use, not until some hour in the night."""
+    per_hour = [2.0 if hour % 24 == 8 else 0.0 for hour in range(24 * 14)]
+    estimator = LevelEstimator(COFFEE)
+    feed_use(estimator, per_hour, 1990)
+    now = T0 + timedelta(days=14)
+    model = fit(estimator, now)
+    assert model is not None
+    for z in (0.0, -1.0):
+        run_out = model.run_out(now, 1.0, z)
+        assert now + timedelta(hours=8) <= run_out <= now + timedelta(hours=10), z
+
+
 def test_a_lasting_shift_is_followed_within_days() -> None:
     """A new baby doubles the milk: three days into it, the forecast uses the new rate."""
     per_hour = [8.0] * (24 * 14) + [16.0] * (24 * 3)
