@@ -18,8 +18,10 @@ consumption the estimator kept (28 days at most), and refitted every
   model's cumulative use and variance ``v·t + (s·t)² + n²``: ``v`` is the spread of
   single days around the model, ``s`` the doubt about the daily rate itself (too little
   history, a prior that may be wrong, habits that may shift) and ``n`` the level's
-  noise. The run-out quantiles are where demand at the matching quantile meets the
-  level.
+  noise. ``v`` comes from each day's use against the day before's, the largest tenth
+  of those changes left out (a lasting shift, a day of guests). The run-out quantiles
+  are where demand at the matching quantile meets the level; for items counted in
+  whole units, where it comes within half a unit of it, as the last egg goes at once.
 
 A forecast starts from the time of the last reading, not from now: during a dropout
 the stock is assumed to go on being used at the model's rate.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from statistics import NormalDist
 from typing import TypeVar
 
 import numpy as np
@@ -37,7 +40,7 @@ from numpy.typing import NDArray
 from sklearn.linear_model import Ridge
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from edge_agent.catalog import ItemSpec
+from edge_agent.catalog import ItemSpec, SensorKind
 from edge_agent.estimator import HISTORY, LevelEstimator, daily_drift, hour_of, hour_start
 
 #: How often an item's model is refitted.
@@ -61,6 +64,9 @@ RIDGE_ALPHA = 3.0
 #: The pattern never forecasts less than this share of the mean rate in any hour.
 PATTERN_FLOOR = 0.05
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile
+#: The spread of days leaves out the largest day-to-day differences beyond this share.
+TRIMMED_DAYS = 0.9
+_NORMAL = NormalDist()
 #: Spans of days: one, or an array of them.
 _Days = TypeVar("_Days", float, NDArray[np.float64])
 _HOURS_AHEAD = np.arange(HORIZON_HOURS + 1, dtype=float)
@@ -97,6 +103,8 @@ class DemandModel:
     #: The rate's own uncertainty: one standard deviation, per day.
     rate_sd: float
     basis: str
+    #: Whether the item is counted in whole units (eggs, tablets), not weighed.
+    whole_units: bool = False
 
     def _cumulative_at(self, when: datetime) -> float:
         x = (when - hour_start(self.start_hour)).total_seconds() / 3600
@@ -131,6 +139,10 @@ class DemandModel:
         """
         if level <= 0:
             return start
+        if self.whole_units:
+            # Demand comes in whole units, the model's in fractions: the last unit goes
+            # once the model's demand passes half a unit short of the count.
+            level -= 0.5
         x0 = (start - hour_start(self.start_hour)).total_seconds() / 3600
         if x0 >= HORIZON_HOURS:
             return start + timedelta(days=_days_until(level, self, z, noise))
@@ -209,9 +221,7 @@ def fit(estimator: LevelEstimator, now: datetime) -> DemandModel | None:
     reference = slow if slow > 0 else (prior or 0.0)
     guess = (0.5 * reference) ** 2
     if len(totals) >= 2:
-        # Robust, and a lasting shift in habits must not pass for day-to-day spread:
-        # each day against the day before, the shift is one big step among many.
-        spread = 1.4826 * float(np.median(np.abs(np.diff(totals)))) / math.sqrt(2)
+        spread = _day_to_day_spread(totals)
         daily_variance = (len(totals) * spread**2 + 2 * guess) / (len(totals) + 2)
     else:
         daily_variance = guess
@@ -250,7 +260,26 @@ def fit(estimator: LevelEstimator, now: datetime) -> DemandModel | None:
         daily_variance=daily_variance,
         rate_sd=rate_sd,
         basis=basis,
+        whole_units=item.sensor == SensorKind.COUNT,
     )
+
+
+def _day_to_day_spread(totals: NDArray[np.float64]) -> float:
+    """One sd of a day's use, from each day against the day before.
+
+    A lasting shift in habits is one big step among many differences, and a day of
+    guests one or two, so the largest tenth are left out (and the rest scaled up as for
+    normal days). A median would not do: use counted in whole eggs or tablets repeats
+    the same total day after day, and the median difference is then 0.
+    """
+    squares = np.sort(np.diff(totals) ** 2)
+    kept = max(int(TRIMMED_DAYS * len(squares)), 1)
+    share = kept / len(squares)
+    if share >= 1.0:
+        return math.sqrt(float(squares.mean()) / 2)
+    cut = _NORMAL.inv_cdf((1 + share) / 2)
+    truncated = 1 - 2 * cut * _NORMAL.pdf(cut) / share  # E[x² | |x| < cut] of N(0, 1)
+    return math.sqrt(float(squares[:kept].mean()) / truncated / 2)
 
 
 def _pattern(

@@ -50,3 +50,18 @@ DETERGENT = ItemSpec(
     initial=1800,
     cycle_days=28,
 )
+
+EGGS = ItemSpec(
+    id="eggs",
+    name="Eggs",
+    device=Device.FRIDGE,
+    sensor=SensorKind.COUNT,
+    unit="egg",
+    pack_size=10,
+    capacity=30,
+    lead_time_hours=LeadTime(24, 48),
+    price=3.3,
+    initial=10,
+    shelf_life_days=28,
+    cycle_days=6,
+)

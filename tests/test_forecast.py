@@ -11,7 +11,7 @@ import pytest
 from edge_agent.catalog import SensorKind
 from edge_agent.estimator import LevelEstimator, hour_of
 from edge_agent.forecast import REFIT_EVERY, Forecaster, fit, forecast
-from tests.items import COFFEE, MILK, T0
+from tests.items import COFFEE, EGGS, MILK, T0
 
 
 def feed_use(
@@ -124,6 +124,34 @@ def test_a_fall_in_use_is_followed_not_taken_for_spread() -> None:
     assert model is not None
     assert model.daily_variance**0.5 < 100  # around the median of both halves: 300
     assert model.basis == "use down over the last days"
+
+
+def test_days_that_repeat_a_whole_count_still_show_their_spread() -> None:
+    """Eggs, one or two a day and often the same as the day before: the median change
+    from day to day is 0 eggs, but single days do vary (by 0.6 eggs, one sd, here)."""
+    days = [1, 1, 1, 2, 2, 2, 1, 1, 2, 2, 2, 1, 1, 1, 3, 2, 2, 2, 1, 1, 1]
+    per_hour = [float(total) if hour == 8 else 0.0 for total in days for hour in range(24)]
+    estimator = LevelEstimator(msgspec.structs.replace(EGGS, capacity=100))
+    feed_use(estimator, per_hour, 60)
+    model = fit(estimator, T0 + timedelta(days=len(days)))
+    assert model is not None
+    assert 0.45 < model.daily_variance**0.5 < 1.0  # from the median change: 0.27
+
+
+def test_the_last_egg_goes_with_the_use_that_takes_it() -> None:
+    """Two eggs at breakfast, every day: four eggs at midnight run out at the second
+    breakfast, not in the night after it, when the little use the model spreads over
+    the other hours would make up the 4.0."""
+    per_hour = [2.0 if hour % 24 == 8 else 0.0 for hour in range(24 * 14)]
+    estimator = LevelEstimator(msgspec.structs.replace(EGGS, capacity=100))
+    feed_use(estimator, per_hour, 60)
+    now = T0 + timedelta(days=14)
+    model = fit(estimator, now)
+    assert model is not None
+    # The readings show breakfast in the hour after 09:00 (the median lags a reading).
+    second_breakfast = now + timedelta(days=1, hours=9)
+    run_out = model.run_out(now, 4.0, 0.0)
+    assert second_breakfast - timedelta(hours=1) < run_out < second_breakfast + timedelta(hours=1)
 
 
 def test_quantiles_are_ordered_and_widen_with_doubt() -> None:
