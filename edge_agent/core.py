@@ -265,14 +265,17 @@ class Brain:
         Lines ordered together arrive together, as late as the slowest line. So a due
         item that is quick to deliver never waits for a slow one: due items are grouped
         by their longest lead time. An item due soon joins a group whose lead time is no
-        shorter than its own only if, at that lead time, it still arrives in time.
+        shorter than its own only if, at that lead time, it still arrives in time. An
+        item that keeps (no shelf life) joins, however far from due, when a whole pack
+        of it fits: a delivery that comes anyway brings it, and it needs none later.
         """
         for request_id, order in list(self._open.items()):
             if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
                 self._believe_delivery(order, order.delivered_at, now)
                 del self._open[request_id]
         due: list[tuple[ItemSpec, LinePlan]] = []
-        soon: list[tuple[ItemSpec, RunOut]] = []
+        soon: list[tuple[ItemSpec, RunOut, str]] = []
+        days = self.settings.consolidate.days
         for item_id, item in self.items.items():
             outlook = self._outlook(item_id, now)
             if outlook is None:
@@ -296,15 +299,17 @@ class Brain:
                 if line is not None:
                     due.append((item, line))
             elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
-                soon.append((item, run_out))
+                soon.append((item, run_out, f"joins this delivery as due within {days} days"))
+            elif item.shelf_life_days is None:
+                # It keeps: a pack that fits now saves a delivery of its own later.
+                soon.append((item, run_out, "joins this delivery as a whole pack fits"))
         groups: dict[float, list[LinePlan]] = {}
         for item, line in due:
             groups.setdefault(item.lead_time_hours.max, []).append(line)
-        reason = f"joins this delivery as due within {self.settings.consolidate.days} days"
         for lead in sorted(groups):
             joining = [entry for entry in soon if entry[0].lead_time_hours.max <= lead]
             soon = [entry for entry in soon if entry[0].lead_time_hours.max > lead]
-            for item, run_out in joining:
+            for item, run_out, reason in joining:
                 if not arrives_in_time(run_out, lead, now, self.settings):
                     continue  # it would wait for the slowest line and run out first
                 line = plan_line(item, run_out, self.settings, now, reason=reason, required=False)

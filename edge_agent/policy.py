@@ -11,8 +11,9 @@ as quiet as the service level allows for, so that what arrives fits. Perishables
 further limited to what a quiet household uses before the new packs expire (the older
 stock goes first). Items that would be due within ``consolidate`` join an order that
 is going anyway, if a whole pack of them fits and the order, which comes as late as its
-slowest line, still arrives before they run out; a due item always gets at least one
-pack, unless stock is on its way and not a pack fits beside it.
+slowest line, still arrives before they run out; items that keep (no shelf life) join
+whenever a whole pack fits. A due item always gets at least one pack, unless stock is
+on its way and not a pack fits beside it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import msgspec
 from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
 from edge_agent.core import DELIVERY_GRACE, Brain, OrderDecision
 from edge_agent.forecast import forecast
-from edge_agent.policy import LinePlan
+from edge_agent.policy import LinePlan, is_due
 from edge_agent.protocol import Reading
 from tests.items import COFFEE, DETERGENT, MILK, T0
 
@@ -181,6 +181,27 @@ def test_quick_item_due_soon_joins_a_slow_delivery() -> None:
     feed_hourly(brain, "coffee", 600, 100, hours)  # due now
     (order,) = brain.decide(T0 + timedelta(hours=hours - 1))
     assert [line.item for line in order.lines] == ["coffee", "milk"]
+
+
+def test_an_item_that_keeps_joins_a_delivery_whenever_a_pack_fits() -> None:
+    """Milk is due; coffee (here as quick to deliver) has weeks left, but a bag fits in
+    the hopper: it comes with the milk instead of in a delivery of its own later. Fresh
+    juice as far from due stays out: it would only sit and age."""
+    quick_coffee = msgspec.structs.replace(COFFEE, lead_time_hours=LeadTime(24, 48))
+    juice = msgspec.structs.replace(MILK, id="juice", capacity=6000)
+    brain = Brain("h", [MILK, quick_coffee, juice])
+    hours = 24 * 4
+    feed_hourly(brain, "milk", 3000, 600, hours)  # 600 g left: due
+    feed_hourly(brain, "coffee", 1000, 20, hours)  # 920 g left: six weeks
+    feed_hourly(brain, "juice", 5000, 100, hours)  # 4600 g left: six weeks
+    now = T0 + timedelta(hours=hours - 1)
+    assert not is_due(
+        quick_coffee, brain.forecasts(now)["coffee"], now + timedelta(days=3), brain.settings
+    )
+    (order,) = brain.decide(now)
+    assert [line.item for line in order.lines] == ["milk", "coffee"]
+    assert order.lines[1].packs == 1  # 920 g and a 1000 g bag: a second would not fit
+    assert "as a whole pack fits" in order.lines[1].explanation
 
 
 def test_quick_item_does_not_join_a_slow_delivery_it_cannot_wait_for() -> None:
