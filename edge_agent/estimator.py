@@ -53,6 +53,9 @@ CREEP_EVIDENCE = timedelta(days=2)
 #: A load cell's or gauge's zero wanders by about this share of its range a day (one
 #: sd): temperature and age. The household simulators draw their drift with this figure.
 DRIFT_PER_DAY = 0.002
+#: A big fall this long before to this long after a lot's best-before date, and no
+#: bigger than what is left of it, is that lot thrown away.
+EXPIRY_WINDOW = (timedelta(hours=12), timedelta(days=3))
 #: A noisy sensor repeating its value this many times in a row is taken to be stuck.
 STUCK_RUN = 3
 _HOUR = 3600.0
@@ -146,6 +149,8 @@ class LevelEstimator:
         self.empty_hours: set[int] = set()
         self.refills: deque[Refill] = deque(maxlen=64)
         self.uses: deque[Use] = deque(maxlen=256)
+        #: Falls taken for perishable stock thrown away at its date, not used.
+        self.thrown_away: deque[Use] = deque(maxlen=64)
         self.spikes = 0
         self._next_prune = 0
         #: When the first reading came: how much history the forecast can rest on.
@@ -282,11 +287,35 @@ class LevelEstimator:
             self.refills.append(refill)
             # A delivery credited before it showed (a stuck or silent sensor) shows now.
             self.credit -= min(self.credit, change)
+        elif self._expired_lot(ts, -change):
+            self.thrown_away.append(Use(ts, -change))  # not use: it says nothing of demand
         else:
             self._consume(ts, -change)  # from the old level, before it moves
         self._level, self._level_ts, self._last_value = value, ts, value
         self._prune(ts)
         return refill
+
+    def _expired_lot(self, ts: datetime, fall: float) -> bool:
+        """Whether a big fall is the rest of a lot thrown away at its best-before date.
+
+        First in, first out: a lot is used up once the stock is no more than what came
+        after it. A fall within :data:`EXPIRY_WINDOW` of a lot's date, no larger than
+        what is left of it, is that lot going in the bin.
+        """
+        shelf_life = self.item.shelf_life_days
+        if shelf_life is None or self._level is None:
+            return False
+        stock = self._shown(self._level)
+        newer = 0.0
+        for refill in reversed(self.refills):
+            left = stock - newer  # what is left of this lot and the older ones
+            if left <= self._use_threshold():
+                return False
+            best_before = refill.ts + timedelta(days=shelf_life)
+            if best_before - EXPIRY_WINDOW[0] <= ts <= best_before + EXPIRY_WINDOW[1]:
+                return fall <= min(left, refill.quantity) + self.refill_threshold / 2
+            newer += refill.quantity
+        return False
 
     @property
     def stuck(self) -> bool:

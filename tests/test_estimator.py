@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import deque
 from datetime import timedelta
 
 import msgspec
@@ -178,3 +179,25 @@ def test_believed_stock_never_lowers_what_the_readings_show() -> None:
     estimator.believe(T0 + timedelta(hours=3), 1000)
     assert estimator.estimate is not None
     assert estimator.estimate.level == 2500
+
+
+def test_milk_thrown_away_at_its_date_is_not_counted_as_use() -> None:
+    """A litre delivered and never touched goes in the bin ten days on (milk keeps ten
+    days): the fall is stock thrown away, not the household drinking a litre."""
+    estimator = LevelEstimator(MILK)
+    hours = [500.0] * 2 + [1500.0] * (24 * 10) + [500.0] * 3
+    feed(estimator, hours)
+    assert len(estimator.refills) == 1
+    assert [use.quantity for use in estimator.thrown_away] == [1000]
+    assert estimator.consumed_between(T0, T0 + timedelta(hours=len(hours))) == 0
+
+
+def test_a_big_use_near_a_date_is_use_once_newer_stock_is_all_that_is_left() -> None:
+    """First in, first out: the litre that arrived first was drunk long ago, and the two
+    that came after it hold all the stock, so a big pour on its date is use."""
+    estimator = LevelEstimator(MILK)
+    hours = [500.0] * 2 + [1500.0] * 24 + [300.0] * 24 + [2300.0] * (24 * 9) + [1500.0] * 3
+    feed(estimator, hours)
+    assert len(estimator.refills) == 2
+    assert estimator.thrown_away == deque()
+    assert estimator.consumed_between(T0, T0 + timedelta(hours=len(hours))) == 2000
