@@ -21,7 +21,7 @@ from edge_agent.budget import (
 )
 from edge_agent.catalog import ItemSpec, index_items
 from edge_agent.errors import ApprovalError, RestockError
-from edge_agent.estimator import LevelEstimator, Refill
+from edge_agent.estimator import HISTORY, LevelEstimator, Refill, hour_of
 from edge_agent.forecast import Forecaster, RunOut
 from edge_agent.policy import LinePlan, PolicySettings, arrives_in_time, is_due, plan_line
 from edge_agent.protocol import FINAL_STATUSES, Reading
@@ -36,6 +36,10 @@ USE_RECORD = timedelta(days=7)
 EMPTY_DOUBTS = 3.0
 #: The household is home when some item was used within this long.
 HOME_ACTIVITY = timedelta(hours=12)
+#: No item used for this long: the household was away (a trip), not using less.
+AWAY = timedelta(days=2)
+#: After that, this many uses within HOME_ACTIVITY say it is back.
+RETURN_USES = 3
 #: Readings stamped further ahead of the agent's clock than this are refused.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 #: A refill at least this share of an ordered line counts as that line's delivery.
@@ -108,6 +112,13 @@ class Brain:
         self.budget = budget
         self.spending = MonthlySpending()
         self._prices = {item_id: item.price for item_id, item in self.items.items()}
+        #: The last use of any item, and the hours the household was away (no use at all).
+        self._last_use: datetime | None = None
+        self._seen_use: dict[str, datetime] = {}
+        self._away_hours: set[int] = set()
+        #: While the household seems away: since when, and the uses since it may be back.
+        self._gone_at: datetime | None = None
+        self._back: list[datetime] = []
 
     # --- inputs -------------------------------------------------------------------
 
@@ -126,10 +137,40 @@ class Brain:
                 f" ahead of the agent's clock ({now.isoformat()})"
             )
         level = item.level_from_reading(reading.value)
-        refill = self.estimators[item_id].observe(reading.ts, level)
+        estimator = self.estimators[item_id]
+        refill = estimator.observe(reading.ts, level)
         if refill is not None:
             self._match_arrival(item_id, refill)
+        if (used := estimator.last_use) is not None and used != self._seen_use.get(item_id):
+            self._seen_use[item_id] = used
+            self._note_use(used)
         return refill
+
+    def _note_use(self, ts: datetime) -> None:
+        """Keep track of the household's comings and goings, from the uses of all items.
+
+        After :data:`AWAY` with no use of anything, the household was away: the days it
+        was gone say nothing about how fast it uses things, so once it is back they are
+        left out of every item's model. It is back when :data:`RETURN_USES` uses come
+        within :data:`HOME_ACTIVITY`; a lone fall (stock thrown away as it expires) is
+        no return. While it is still away the days are not left out: the forecasts slow
+        down, and stock is not delivered to an empty home.
+        """
+        last = self._last_use
+        self._last_use = ts if last is None else max(last, ts)
+        if self._gone_at is None:
+            if last is None or ts - last < AWAY:
+                return
+            self._gone_at, self._back = last, []
+        self._back = [t for t in self._back if ts - t < HOME_ACTIVITY] + [ts]
+        if len(self._back) < RETURN_USES:
+            return
+        horizon = hour_of(ts - HISTORY)
+        self._away_hours = {h for h in self._away_hours if h >= horizon}
+        self._away_hours.update(range(hour_of(self._gone_at) + 1, hour_of(min(self._back))))
+        self._gone_at = None
+        for forecaster in self.forecasters.values():
+            forecaster.leave_out(self._away_hours)
 
     def on_reading(self, item_id: str, reading: Reading, now: datetime) -> list[OrderDecision]:
         """What the agent does with each reading, on every path: take it in, then decide.

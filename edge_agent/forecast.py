@@ -30,6 +30,7 @@ the stock is assumed to go on being used at the model's rate.
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import NormalDist
@@ -188,8 +189,14 @@ def _days_until(level: float, model: DemandModel, z: float, noise: float) -> flo
     return high
 
 
-def fit(estimator: LevelEstimator, now: datetime) -> DemandModel | None:
-    """Fit the item's consumption model on its history up to ``now``; ``None`` with no basis."""
+def fit(
+    estimator: LevelEstimator, now: datetime, *, absent: AbstractSet[int] = frozenset()
+) -> DemandModel | None:
+    """Fit the item's consumption model on its history up to ``now``; ``None`` with no basis.
+
+    ``absent`` are hours (:func:`hour_of`) the household was away: like the hours the
+    item was empty, they say nothing about its use, and are left out.
+    """
     item = estimator.item
     if estimator.started is None:
         return None
@@ -204,7 +211,8 @@ def fit(estimator: LevelEstimator, now: datetime) -> DemandModel | None:
     if not seen and prior is None:
         return None
     use = np.array([estimator.hourly.get(int(h), 0.0) for h in hours])
-    observed = np.array([int(h) not in estimator.empty_hours for h in hours], dtype=float)
+    unseen = estimator.empty_hours | absent if absent else estimator.empty_hours
+    observed = np.array([int(h) not in unseen for h in hours], dtype=float)
     age_days = (now_hour - hours) / 24
     slow_w = 0.5 ** (age_days / SLOW_HALF_LIFE) * observed
     fast_w = 0.5 ** (age_days / FAST_HALF_LIFE) * observed
@@ -340,11 +348,18 @@ class Forecaster:
         self.estimator = estimator
         self.model: DemandModel | None = None
         self.refits = 0
+        #: Hours the household was away, left out of the fit.
+        self.absent: frozenset[int] = frozenset()
+
+    def leave_out(self, hours: AbstractSet[int]) -> None:
+        """Leave ``hours`` (the household away) out of the fit, from the next forecast on."""
+        self.absent = frozenset(hours)
+        self.model = None
 
     def current_model(self, now: datetime) -> DemandModel | None:
         model = self.model
         if model is None or now - model.fitted_at >= REFIT_EVERY or now < model.fitted_at:
-            model = self.model = fit(self.estimator, now)
+            model = self.model = fit(self.estimator, now, absent=self.absent)
             self.refits += 1
         return model
 

@@ -6,6 +6,7 @@ import random
 from datetime import datetime, timedelta
 
 import msgspec
+import pytest
 
 from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
 from edge_agent.core import DELIVERY_GRACE, Brain, OrderDecision
@@ -336,3 +337,28 @@ def test_an_item_gone_quiet_with_a_clear_level_is_not() -> None:
     taking it for empty bought a tank of detergent a household had half full."""
     brain, now = quiet_coffee(1400)
     assert not brain.probably_empty("coffee", now)
+
+
+def test_days_away_are_left_out_of_the_rate_once_the_household_is_back() -> None:
+    """Two weeks of milk and coffee, two weeks away, two days back: the milk's rate is
+    the household's usual 400 g a day, not that diluted by the days nobody was home.
+    While it is away the days count: the rate falls, so nothing is rushed to an empty
+    home; one lone fall in between (stock thrown away) does not say it is back."""
+    keeps = msgspec.structs.replace(MILK, capacity=40000, shelf_life_days=None, cycle_days=None)
+    brain = Brain("h", [keeps, msgspec.structs.replace(COFFEE, capacity=5000)])
+    level = {"milk": 30000.0, "coffee": 4000.0}
+    home = [range(14 * 24), range(28 * 24, 30 * 24)]
+    for hour in range(30 * 24):
+        now = T0 + timedelta(hours=hour)
+        if any(hour in spell for spell in home) and hour % 24 in (7, 12, 19):
+            level["milk"] -= 400 / 3
+            level["coffee"] -= 20
+        if hour == 20 * 24:
+            level["coffee"] -= 1000  # a lone fall while away
+        for item_id, value in level.items():
+            brain.observe(item_id, Reading(ts=now, value=value, unit="g", seq=hour), now)
+        if hour == 27 * 24:
+            away = brain.forecasts(now)["milk"].rate_per_day
+    back = brain.forecasts(T0 + timedelta(days=30))["milk"].rate_per_day
+    assert away < 300
+    assert back == pytest.approx(400, rel=0.15)
