@@ -31,23 +31,13 @@ from simulators.scenario import (
     StuckFault,
     TareDriftFault,
 )
+from tests.items import EGGS as COUNTED_EGGS
 from tests.items import MILK, T0
 
 HOUSEHOLD = "home"
 DAYS = 6
 END = T0 + timedelta(days=DAYS)
-EGGS = ItemSpec(
-    id="eggs",
-    name="Eggs",
-    device=Device.FRIDGE,
-    sensor=SensorKind.COUNT,
-    unit="egg",
-    pack_size=10,
-    capacity=30,
-    lead_time_hours=LeadTime(24, 48),
-    price=3.29,
-    initial=24,
-)
+EGGS = msgspec.structs.replace(COUNTED_EGGS, initial=24)
 FILTER = ItemSpec(
     id="water_filter",
     name="Water filter",
