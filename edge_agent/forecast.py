@@ -312,15 +312,16 @@ def _pattern(
 
 @dataclass(frozen=True, slots=True)
 class RunOut:
-    """A run-out forecast for one item, made at ``made_at``."""
+    """A run-out forecast for one item, made at ``made_at``.
+
+    Its quantiles are searched for when first asked for and kept: a decision asks for
+    one or two of them, a report for three.
+    """
 
     item: str
     made_at: datetime
     level: float
     rate_per_day: float
-    p10: datetime
-    p50: datetime
-    p90: datetime
     basis: str
     #: The model the forecast came from: for other quantiles and for sizing orders.
     model: DemandModel = field(repr=False, compare=False)
@@ -329,11 +330,32 @@ class RunOut:
     noise: float = field(default=0.0, compare=False)
     #: Stock on its way, counted as if it were on the shelf.
     on_the_way: float = field(default=0.0, compare=False)
+    _found: dict[float, datetime] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @property
+    def p10(self) -> datetime:
+        """The early run-out: one future in ten is busier."""
+        return self.at(Z90)
+
+    @property
+    def p50(self) -> datetime:
+        return self.at(0.0)
+
+    @property
+    def p90(self) -> datetime:
+        """The late run-out: one future in ten is quieter."""
+        return self.at(-Z90)
 
     def at(self, z: float) -> datetime:
         """The run-out with demand at ``z`` standard deviations (``z`` > 0: early)."""
-        stock = self.level + self.on_the_way
-        return max(self.model.run_out(self.read_at, stock, z, self.noise), self.made_at)
+        found = self._found.get(z)
+        if found is None:
+            stock = self.level + self.on_the_way
+            found = max(self.model.run_out(self.read_at, stock, z, self.noise), self.made_at)
+            self._found[z] = found
+        return found
 
     def level_at(self, when: datetime, z: float = 0.0) -> float:
         """The stock expected at ``when``, on the way included (``z`` > 0: more left)."""
@@ -377,27 +399,17 @@ class Forecaster:
         model = self.current_model(now)
         if model is None:
             return None
-        read_at = min(estimate.ts, now)
         shelf = 0.0 if empty else estimate.level
-        level = shelf + extra_stock
-        # The level is only as sure as the sensor's zero, which drifts.
-        noise = math.hypot(estimate.noise, estimate.drift)
-
-        def run_out(z: float) -> datetime:
-            return max(model.run_out(read_at, level, z, noise), now)
-
         return RunOut(
             item=model.item,
             made_at=now,
             level=shelf,
             rate_per_day=model.rate_per_day,
-            p10=run_out(Z90),
-            p50=run_out(0.0),
-            p90=run_out(-Z90),
             basis=model.basis,
             model=model,
-            read_at=read_at,
-            noise=noise,
+            read_at=min(estimate.ts, now),
+            # The level is only as sure as the sensor's zero, which drifts.
+            noise=math.hypot(estimate.noise, estimate.drift),
             on_the_way=extra_stock,
         )
 
