@@ -108,6 +108,8 @@ class Brain:
             item_id: Forecaster(estimator) for item_id, estimator in self.estimators.items()
         }
         self._open: dict[str, _OpenOrder] = {}
+        #: The second the last order was decided in, and how many were decided in it.
+        self._stamp, self._stamped = "", 0
         self._hold_until: dict[str, datetime] = {}
         self.budget = budget
         self.spending = MonthlySpending()
@@ -356,19 +358,26 @@ class Brain:
                 line = plan_line(item, run_out, self.settings, now, reason=reason, required=False)
                 if line is not None:
                     groups[lead].append(line)
-        stamp = f"{self.household}-{now.strftime('%Y%m%dT%H%M%S')}"
         decisions = [
-            OrderDecision(
-                request_id=stamp if n == 0 else f"{stamp}-{n + 1}",
-                created_at=now,
-                lines=tuple(groups[lead]),
-            )
-            for n, lead in enumerate(sorted(groups))
+            OrderDecision(request_id=self._request_id(now), created_at=now, lines=tuple(lines))
+            for _, lines in sorted(groups.items())
         ]
         decisions = self._apply_budget(decisions, now, due={item.id for item, _ in due})
         for decision in decisions:
             self.track(decision)
         return decisions
+
+    def _request_id(self, now: datetime) -> str:
+        """A new order's idempotency key: the household and the second, numbered from the
+        second order decided within that second on (``…T070000``, ``…T070000-2``)."""
+        stamp = f"{self.household}-{now.strftime('%Y%m%dT%H%M%S')}"
+        if stamp != self._stamp:
+            self._stamp, self._stamped = stamp, 0
+        while True:
+            self._stamped += 1
+            request_id = stamp if self._stamped == 1 else f"{stamp}-{self._stamped}"
+            if request_id not in self._open:  # one tracked again after a restart
+                return request_id
 
     def _believe_delivery(self, order: _OpenOrder, delivered_at: datetime, now: datetime) -> None:
         """The shop delivered ``order`` and its grace is over: what the readings never

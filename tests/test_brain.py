@@ -362,3 +362,34 @@ def test_days_away_are_left_out_of_the_rate_once_the_household_is_back() -> None
     back = brain.forecasts(T0 + timedelta(days=30))["milk"].rate_per_day
     assert away < 300
     assert back == pytest.approx(400, rel=0.15)
+
+
+def test_orders_decided_within_one_second_have_their_own_request_ids() -> None:
+    """A device reports all its items at once: when two of its readings each make an item
+    due, two orders are decided within a second, and each keeps its own idempotency key
+    (a shared one would make the bridge take the second for a retry of the first)."""
+    brain = Brain("h", [MILK, COFFEE])
+    hours = 24 * 4
+    feed_hourly(brain, "milk", 3000, 600, hours)  # due
+    for hour in range(hours // 2):  # coffee's readings stop halfway, far from due
+        now = T0 + timedelta(hours=hour)
+        brain.observe(
+            "coffee", Reading(ts=now, value=1500 - 100 * hour / 24, unit="g", seq=hour), now
+        )
+    now = T0 + timedelta(hours=hours - 1)
+    (first,) = brain.decide(now)
+    assert [line.item for line in first.lines] == ["milk"]
+    # Coffee's readings since come in now, late, and the last makes it due.
+    for hour in range(hours // 2, hours - 1):
+        level = 1500 - 300 * hour / 24
+        brain.observe(
+            "coffee", Reading(ts=T0 + timedelta(hours=hour), value=level, unit="g", seq=hour), now
+        )
+    later = now + timedelta(milliseconds=300)
+    (second,) = brain.on_reading("coffee", Reading(ts=now, value=300, unit="g", seq=hours), later)
+    assert [line.item for line in second.lines] == ["coffee"]
+    assert first.request_id != second.request_id
+    assert {order.request_id for order in brain.open_orders} == {
+        first.request_id,
+        second.request_id,
+    }
