@@ -264,6 +264,8 @@ class LevelEstimator:
         self.credit = max(level - self._shown(self._level), 0.0)
         self.credited_at = ts
         if self.stuck and self._level_ts < ts:
+            # What was used while the sensor showed nothing is unknown, not nothing.
+            self.empty_hours.update(range(hour_of(self._level_ts), hour_of(ts) + 1))
             self._level_ts = ts
 
     def consumed_between(self, start: datetime, end: datetime) -> float:
