@@ -44,6 +44,8 @@ RETURN_USES = 3
 FUTURE_TOLERANCE = timedelta(minutes=5)
 #: A refill at least this share of an ordered line counts as that line's delivery.
 ARRIVAL_SHARE = 0.5
+#: How much sooner than its shortest lead time a delivery may show (clocks differ).
+EARLY_ARRIVAL = timedelta(minutes=30)
 #: How late past its longest lead time an order may be before it stops counting.
 OVERDUE = timedelta(days=2)
 #: A delivered order keeps counting as on its way until its refill shows in the readings
@@ -81,6 +83,15 @@ class _OpenOrder:
     arrived: set[str] = field(default_factory=set)  # items whose refill was seen
     delivered_at: datetime | None = None  # when the shop said it was delivered
     approved_at: datetime | None = None  # when the household approved a held order
+
+    def could_be_here(self, ts: datetime, items: dict[str, ItemSpec]) -> bool:
+        """Whether the order could be on the shelf by ``ts``: sent, and its quickest
+        delivery (as quick as its slowest line can be) past."""
+        if self.decision.awaiting_approval:
+            return False
+        quickest = max(items[line.item].lead_time_hours.min for line in self.decision.lines)
+        sent = self.approved_at or self.decision.created_at
+        return ts >= sent + timedelta(hours=quickest) - EARLY_ARRIVAL
 
     def expected_since(self, cutoff: datetime) -> bool:
         """Whether it may still arrive: held, or sent (created or approved) after ``cutoff``."""
@@ -459,7 +470,8 @@ class Brain:
     def _match_arrival(self, item_id: str, refill: Refill) -> None:
         item = self.items[item_id]
         for order in self._open.values():
-            if item_id in order.arrived:
+            # A refill before the order could come is groceries bought by hand.
+            if item_id in order.arrived or not order.could_be_here(refill.ts, self.items):
                 continue
             ordered = sum(
                 line.packs * item.pack_size for line in order.decision.lines if line.item == item_id

@@ -425,3 +425,21 @@ def test_a_load_cell_reading_zero_while_stocked_keeps_its_rate() -> None:
     # 15.7 g/day and 489 hours out of stock while blind hours counted as unused.
     assert brain.forecasts(now)["milk"].rate_per_day >= 350
     assert out_hours < 100
+
+
+def test_groceries_bought_by_hand_before_an_order_can_come_are_not_taken_for_it() -> None:
+    """Two packs of milk are ordered (24-48 h); an hour later a pack bought by hand is put
+    in the fridge. That refill cannot be the order, which still counts as on its way: no
+    second order on top of it (hand_shopper --seed 4 ordered 2 packs more the next day,
+    and 1.1 kg overflowed)."""
+    brain = Brain("h", [MILK])
+    for hour in range(3):
+        now = T0 + timedelta(hours=hour)
+        brain.observe("milk", Reading(ts=now, value=500, unit="g", seq=hour), now)
+    (order,) = brain.decide(now)
+    ordered = order.lines[0].packs * MILK.pack_size
+    for hour in range(3, 8):  # the hand-bought pack, seen at the second reading
+        now = T0 + timedelta(hours=hour)
+        brain.observe("milk", Reading(ts=now, value=1500, unit="g", seq=hour), now)
+    assert brain.estimators["milk"].refills  # seen, as groceries bought by hand
+    assert brain.on_the_way("milk", now) == ordered
