@@ -175,7 +175,9 @@ class LevelEstimator:
         """
         if self.started is None or self._level_ts is None:
             return 0.0
-        return daily_drift(self.item) * ((self._level_ts - self.started) / timedelta(days=1))
+        drift = daily_drift(self.item) * ((self._level_ts - self.started) / timedelta(days=1))
+        # A sensor seen to creep this much is at least that unsure of its zero.
+        return max(drift, self.offset)
 
     @property
     def creep(self) -> float:

@@ -147,6 +147,24 @@ def test_only_weighed_and_gauged_levels_have_a_drifting_zero() -> None:
     assert milk.estimate.drift == pytest.approx(DRIFT_PER_DAY * MILK.capacity * 15)
 
 
+def test_a_sensor_seen_to_creep_doubts_its_zero_at_least_that_much() -> None:
+    """Milk on a load cell creeping up 40 g a day, ten times what any zero is allowed to
+    wander: the estimator takes out the creep the quiet nights show, and doubts the zero
+    by at least as much, as what it caught is the part it could see."""
+    rng = random.Random(5)
+    estimator = LevelEstimator(MILK)
+    level = 3000.0
+    for hour in range(24 * 10):
+        if hour % 24 in (7, 19):
+            level -= 150
+        value = level + 40 * hour / 24 + rng.gauss(0, 2)
+        estimator.observe(T0 + timedelta(hours=hour), round(value, 1))
+    assert estimator.estimate is not None
+    allowed = DRIFT_PER_DAY * MILK.capacity * 10
+    assert estimator.offset > 2 * allowed
+    assert estimator.estimate.drift >= estimator.offset
+
+
 def test_a_use_then_a_refill_are_both_seen() -> None:
     """The last of the milk drunk, then the shopping put in half an hour later: the fall
     is a use, not a spike, and the refill is the new milk alone."""
