@@ -364,7 +364,7 @@ class Brain:
             joining = [entry for entry in soon if entry[0].lead_time_hours.max <= lead]
             soon = [entry for entry in soon if entry[0].lead_time_hours.max > lead]
             for item, run_out, reason in joining:
-                if not arrives_in_time(run_out, lead, now, self.settings):
+                if not arrives_in_time(item, run_out, lead, now, self.settings):
                     continue  # it would wait for the slowest line and run out first
                 line = plan_line(item, run_out, self.settings, now, reason=reason, required=False)
                 if line is not None:

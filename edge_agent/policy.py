@@ -2,9 +2,10 @@
 
 Sans-I/O. An item is **due** when, with demand as busy as the service level allows for
 (``service_level``: 0.90 means one future in ten is busier), it would run out before
-an order placed now could arrive at the slowest lead time, plus a margin. Stock already
-on its way counts, so an item with an order coming is only ordered again when that
-order will not be enough.
+an order placed now could arrive at the slowest lead time, plus a margin. Items that
+keep (no shelf life) are held to a higher one (``keeps_service_level``): stock that
+comes early costs them nothing but room. Stock already on its way counts, so an item
+with an order coming is only ordered again when that order will not be enough.
 
 The **quantity** fills the store up to capacity on the earliest arrival, with demand
 as quiet as the service level allows for, so that what arrives fits. Perishables are
@@ -12,8 +13,10 @@ further limited to what a quiet household uses before the new packs expire (the 
 stock goes first). Items that would be due within ``consolidate`` join an order that
 is going anyway, if a whole pack of them fits and the order, which comes as late as its
 slowest line, still arrives before they run out; items that keep (no shelf life) join
-whenever a whole pack fits. A due item always gets at least one pack, unless stock is
-on its way and not a pack fits beside it.
+whenever a whole pack fits. A joining perishable's packs need only be used before they
+expire in ``joining_use_level`` of futures: left out, it would come on its own within
+days, at least one pack whatever its shelf life. A due item always gets at least one
+pack, unless stock is on its way and not a pack fits beside it.
 """
 
 from __future__ import annotations
@@ -31,8 +34,13 @@ from edge_agent.forecast import RunOut
 class PolicySettings:
     """Tunables of the reorder policy."""
 
-    #: The chance that an order's delivery comes before the item runs out.
+    #: The chance that an order's delivery comes before a perishable item runs out.
     service_level: float = 0.90
+    #: The same for an item that keeps (no shelf life).
+    keeps_service_level: float = 0.97
+    #: A perishable joining an order going anyway (or ordered beside stock on its way)
+    #: brings only packs used before they expire in this share of futures.
+    joining_use_level: float = 0.75
     #: Extra time beyond the longest lead time: decisions are made between readings.
     margin: timedelta = timedelta(hours=6)
     #: Items that would be due within this long join an order that is going anyway.
@@ -43,13 +51,15 @@ class PolicySettings:
     after_refusal: timedelta = timedelta(days=1)
 
     def __post_init__(self) -> None:
-        if not 0.5 <= self.service_level < 1:
-            raise ValueError(f"service_level must be in [0.5, 1), got {self.service_level}")
+        for name in ("service_level", "keeps_service_level", "joining_use_level"):
+            level = getattr(self, name)
+            if not 0.5 <= level < 1:
+                raise ValueError(f"{name} must be in [0.5, 1), got {level}")
 
-    @property
-    def z(self) -> float:
-        """The service level as standard deviations of demand."""
-        return NormalDist().inv_cdf(self.service_level)
+    def z(self, item: ItemSpec) -> float:
+        """The item's service level as standard deviations of demand."""
+        keeps = item.shelf_life_days is None
+        return NormalDist().inv_cdf(self.keeps_service_level if keeps else self.service_level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,28 +72,39 @@ class LinePlan:
 
 
 def arrives_in_time(
-    run_out: RunOut, lead_hours: float, now: datetime, settings: PolicySettings
+    item: ItemSpec, run_out: RunOut, lead_hours: float, now: datetime, settings: PolicySettings
 ) -> bool:
     """Whether an order placed now that takes up to ``lead_hours`` (plus the margin)
     comes before the item's early run-out."""
-    return run_out.at(settings.z) > now + timedelta(hours=lead_hours) + settings.margin
+    return run_out.at(settings.z(item)) > now + timedelta(hours=lead_hours) + settings.margin
 
 
 def is_due(item: ItemSpec, run_out: RunOut, now: datetime, settings: PolicySettings) -> bool:
     """Whether the item must be ordered now, for its own longest lead time."""
-    return not arrives_in_time(run_out, item.lead_time_hours.max, now, settings)
+    return not arrives_in_time(item, run_out, item.lead_time_hours.max, now, settings)
 
 
 def packs_that_fit(
-    item: ItemSpec, run_out: RunOut, now: datetime, settings: PolicySettings
+    item: ItemSpec,
+    run_out: RunOut,
+    now: datetime,
+    settings: PolicySettings,
+    *,
+    optional: bool,
 ) -> tuple[int, str]:
-    """Whole packs that fit on the earliest arrival and are used before they expire."""
+    """Whole packs that fit on the earliest arrival and are used before they expire; for
+    an ``optional`` line (joining an order, or beside one on its way), used before they
+    expire at ``joining_use_level``."""
     arrive = now + timedelta(hours=item.lead_time_hours.min)
-    left = run_out.level_at(arrive, settings.z)
+    z = settings.z(item)
+    left = run_out.level_at(arrive, z)
     wanted, limit = item.capacity - left, "to fill up to capacity"
     if item.shelf_life_days is not None:
+        if optional:
+            z = NormalDist().inv_cdf(settings.joining_use_level)
+            left = run_out.level_at(arrive, z)
         usable_for = timedelta(days=item.shelf_life_days * settings.shelf_life_use)
-        used = run_out.model.demand(arrive, arrive + usable_for, -settings.z)
+        used = run_out.model.demand(arrive, arrive + usable_for, -z)
         if used - left < wanted:
             wanted = used - left
             limit = f"to use within its {item.shelf_life_days:g}-day shelf life"
@@ -100,7 +121,7 @@ def plan_line(
     required: bool,
 ) -> LinePlan | None:
     """Size one line; ``None`` when not a pack fits and the item is not ``required``."""
-    packs, limit = packs_that_fit(item, run_out, now, settings)
+    packs, limit = packs_that_fit(item, run_out, now, settings, optional=not required)
     if packs == 0:
         if not required:
             return None

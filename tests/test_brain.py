@@ -178,7 +178,9 @@ def test_quick_item_due_soon_joins_a_slow_delivery() -> None:
     # Long-life milk: whether fresh milk would keep is another test's business.
     brain = Brain("h", [msgspec.structs.replace(MILK, shelf_life_days=None), COFFEE])
     hours = 24 * 4
-    feed_hourly(brain, "milk", 3400, 350, hours)  # 2000 g left: due within three days
+    # 2400 g left: due within three days, and enough to wait for coffee's 96 h at the
+    # service level of an item that keeps.
+    feed_hourly(brain, "milk", 3800, 350, hours)
     feed_hourly(brain, "coffee", 600, 100, hours)  # due now
     (order,) = brain.decide(T0 + timedelta(hours=hours - 1))
     assert [line.item for line in order.lines] == ["coffee", "milk"]
@@ -212,12 +214,12 @@ def test_quick_item_does_not_join_a_slow_delivery_it_cannot_wait_for() -> None:
     """
     brain = Brain("h", [msgspec.structs.replace(MILK, shelf_life_days=None), COFFEE])
     hours = 24 * 4
-    feed_hourly(brain, "milk", 2600, 350, hours)  # 1200 g left: about 3.4 days at 350 g
+    feed_hourly(brain, "milk", 2800, 350, hours)  # 1400 g left: about 4 days at 350 g
     feed_hourly(brain, "coffee", 600, 100, hours)  # due now
     now = T0 + timedelta(hours=hours - 1)
     milk = brain.forecasts(now)["milk"]
-    assert now + timedelta(hours=48 + 6) < milk.at(brain.settings.z)
-    assert milk.at(brain.settings.z) < now + timedelta(hours=96 + 6)
+    assert now + timedelta(hours=48 + 6) < milk.at(brain.settings.z(brain.items["milk"]))
+    assert milk.at(brain.settings.z(brain.items["milk"])) < now + timedelta(hours=96 + 6)
     (order,) = brain.decide(now)
     assert [line.item for line in order.lines] == ["coffee"]
 

@@ -1,0 +1,69 @@
+"""The reorder policy on its own: service levels and what a joining line may bring."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import msgspec
+import pytest
+
+from edge_agent.estimator import LevelEstimator
+from edge_agent.forecast import forecast
+from edge_agent.policy import PolicySettings, is_due, packs_that_fit, plan_line
+from tests.items import MILK, T0
+from tests.test_forecast import feed_use
+
+
+def milk_used_lightly(start: float) -> LevelEstimator:
+    """Ten days of milk at breakfast and dinner, about 150 g a day, from ``start``."""
+    rng = random.Random(3)
+    per_hour = [0.0] * (24 * 10)
+    for day in range(10):
+        per_hour[24 * day + 7] = rng.uniform(80, 120)
+        per_hour[24 * day + 19] = rng.uniform(30, 70)
+    estimator = LevelEstimator(MILK)
+    feed_use(estimator, per_hour, start)
+    return estimator
+
+
+def test_a_joining_perishable_needs_its_pack_used_in_time_in_three_futures_in_four() -> None:
+    """Half a litre of milk left, used lightly: a quiet household (one in ten) would not
+    finish another litre within its shelf life, three in four would. Due on its own it
+    would come all the same, one litre as the smallest order; so it joins an order going
+    anyway with that litre, and does not when joining asks as much as the service level."""
+    now = T0 + timedelta(days=10)
+    run_out = forecast(milk_used_lightly(2000), now)
+    assert run_out is not None
+    settings = PolicySettings()
+    assert packs_that_fit(MILK, run_out, now, settings, optional=False)[0] == 0
+    assert packs_that_fit(MILK, run_out, now, settings, optional=True)[0] == 1
+    line = plan_line(MILK, run_out, settings, now, reason="joins", required=False)
+    assert line is not None
+    assert line.packs == 1
+    strict = PolicySettings(joining_use_level=settings.service_level)
+    assert plan_line(MILK, run_out, strict, now, reason="joins", required=False) is None
+
+
+def test_an_item_that_keeps_comes_due_before_a_perishable_on_the_same_forecast() -> None:
+    """Stock that comes early costs an item that keeps nothing but room: on the same
+    readings, long-life milk is due hours before fresh milk."""
+    long_life = msgspec.structs.replace(MILK, shelf_life_days=None)
+    estimator = milk_used_lightly(2600)
+    first_due = {}
+    for hour in range(24 * 8):
+        now = T0 + timedelta(days=10, hours=hour)
+        run_out = forecast(estimator, now)
+        assert run_out is not None
+        for item in (MILK, long_life):
+            if item.shelf_life_days not in first_due and is_due(
+                item, run_out, now, PolicySettings()
+            ):
+                first_due[item.shelf_life_days] = now
+    assert first_due[None] < first_due[MILK.shelf_life_days]
+
+
+@pytest.mark.parametrize("field", ["service_level", "keeps_service_level", "joining_use_level"])
+def test_a_service_level_out_of_range_is_refused_by_name(field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        PolicySettings(**{field: 1.0})
