@@ -61,6 +61,11 @@ class PolicySettings:
         keeps = item.shelf_life_days is None
         return NormalDist().inv_cdf(self.keeps_service_level if keeps else self.service_level)
 
+    @property
+    def joining_z(self) -> float:
+        """The joining use level as standard deviations of demand."""
+        return NormalDist().inv_cdf(self.joining_use_level)
+
 
 @dataclass(frozen=True, slots=True)
 class LinePlan:
@@ -101,7 +106,7 @@ def packs_that_fit(
     wanted, limit = item.capacity - left, "to fill up to capacity"
     if item.shelf_life_days is not None:
         if optional:
-            z = NormalDist().inv_cdf(settings.joining_use_level)
+            z = settings.joining_z
             left = run_out.level_at(arrive, z)
         usable_for = timedelta(days=item.shelf_life_days * settings.shelf_life_use)
         used = run_out.model.demand(arrive, arrive + usable_for, -z)
