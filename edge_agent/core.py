@@ -478,6 +478,7 @@ class Brain:
             )
             if ordered and refill.quantity >= ARRIVAL_SHARE * ordered:
                 order.arrived.add(item_id)
+                self.estimators[item_id].delivered(refill, ordered)
                 if order.arrived >= {line.item for line in order.decision.lines}:
                     del self._open[order.decision.request_id]
                 return

@@ -19,7 +19,10 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
   show clearly is corrected; the rest can't be told from use, so the estimate carries
   a doubt (:attr:`LevelEstimator.drift`) that grows with the sensor's time in service.
   A downward creep shows when a delivery the shop confirmed leaves the sensor reading
-  less than was delivered: :meth:`LevelEstimator.believe` then credits the difference.
+  less than was delivered: :meth:`LevelEstimator.believe` then credits the difference;
+  and when a delivery shows short while the readings say it had room, the store ran
+  over and is full (:meth:`LevelEstimator.delivered`). A store never holds more than
+  its capacity, so a refill that reads above it shows the zero crept up.
 
 Consumption is kept per hour, for the forecast's consumption model, with the hours the
 item was (nearly) empty marked: their use was not seen, only the lack of stock.
@@ -56,6 +59,16 @@ DRIFT_PER_DAY = 0.002
 #: A big fall this long before to this long after a lot's best-before date, and no
 #: bigger than what is left of it, is that lot thrown away.
 EXPIRY_WINDOW = (timedelta(hours=12), timedelta(days=3))
+#: A delivery showing short of what came by over this share of a pack (and four noise
+#: sd) ran the store over; a refill showing that much more than the store holds shows
+#: the zero crept up.
+SHORT_DELIVERY = 0.05
+#: ... measured from the reading before it, if that was live and this recent (else
+#: use since, unseen, would pass for a shortfall).
+FRESH_READING = timedelta(hours=2)
+#: The zero is believed moved by no more than this many sd of its drift (larger: a
+#: delivery short of what was ordered, not a full store).
+CALIBRATION_DOUBTS = 3.0
 #: A noisy sensor repeating its value this many times in a row is taken to be stuck.
 STUCK_RUN = 3
 _HOUR = 3600.0
@@ -136,8 +149,12 @@ class LevelEstimator:
         self._idle: deque[tuple[datetime, float, float]] = deque()
         self._idle_rise = 0.0
         self._idle_hours = 0.0
-        #: How far the sensor has crept up since the first reading, as estimated.
+        #: How far the sensor has crept up since the first reading, as estimated
+        #: (negative: down, as a delivery that ran the store over showed).
         self.offset = 0.0
+        #: When the sensor's zero was last known, and the offset it was then known at.
+        self._zero_at: datetime | None = None
+        self._zero_offset = 0.0
         #: Stock that a confirmed delivery proved and the readings do not show, because
         #: the sensor reads low; a refill the readings show later takes it back.
         self.credit = 0.0
@@ -148,6 +165,8 @@ class LevelEstimator:
         #: Hours in which the item was (nearly) empty, so demand went unseen.
         self.empty_hours: set[int] = set()
         self.refills: deque[Refill] = deque(maxlen=64)
+        #: The last refill's rise from the reading just before it, if that was fresh.
+        self._rise: tuple[Refill, float] | None = None
         self.uses: deque[Use] = deque(maxlen=256)
         #: Falls taken for perishable stock thrown away at its date, not used.
         self.thrown_away: deque[Use] = deque(maxlen=64)
@@ -165,19 +184,27 @@ class LevelEstimator:
 
     @property
     def drift(self) -> float:
-        """How far the zero may have drifted since the first reading: one sd.
+        """How far the zero may have drifted since it was last known: one sd.
 
         A creep upwards hides use and a creep downwards shows use that never was, and
         while an item is in use neither can be told from use (the creep estimate only
         catches a creep that idle spells show clearly). So the doubt about the zero
         grows by :data:`DRIFT_PER_DAY` of capacity a day, and forecasts allow for it.
-        Counters do not drift.
+        It is known at the first reading, and again when a full store shows where it
+        is (:meth:`delivered`). Counters do not drift.
         """
-        if self.started is None or self._level_ts is None:
-            return 0.0
-        drift = daily_drift(self.item) * ((self._level_ts - self.started) / timedelta(days=1))
         # A sensor seen to creep this much is at least that unsure of its zero.
-        return max(drift, self.offset)
+        return max(self._wander(), abs(self.offset - self._zero_offset))
+
+    def _wander(self) -> float:
+        """How far a zero wanders (one sd) from where it was last known until now."""
+        if self._zero_at is None or self._level_ts is None:
+            return 0.0
+        return daily_drift(self.item) * ((self._level_ts - self._zero_at) / timedelta(days=1))
+
+    def _zero_is(self, offset: float, ts: datetime) -> None:
+        """The sensor's zero is known: it reads ``offset`` high (negative: low) at ``ts``."""
+        self.offset, self._zero_offset, self._zero_at = offset, offset, ts
 
     @property
     def creep(self) -> float:
@@ -230,7 +257,7 @@ class LevelEstimator:
         self._last_ts = ts
         value = min(max(value, 0.0), self.item.capacity * 1.5)
         if self._level is None or self._level_ts is None:
-            self.started = ts
+            self.started = self._zero_at = ts
             self._window.append(value)
             self._level, self._level_ts, self._last_value = value, ts, value
             return None
@@ -270,6 +297,25 @@ class LevelEstimator:
             self.empty_hours.update(range(hour_of(self._level_ts), hour_of(ts) + 1))
             self._level_ts = ts
 
+    def delivered(self, refill: Refill, quantity: float) -> None:
+        """``refill`` was a delivery of ``quantity`` (the shop's word, in the item's unit).
+
+        A delivery that shows short of what came, while the readings say there was room
+        for more, ran the store over: whatever the readings say, it is full now, and
+        the sensor's zero has crept down by the difference (left alone, the agent would
+        believe it emptier than it is, order early and overflow it again). Only a
+        difference the zero's drift can explain is taken; a larger one is a delivery
+        short of what was ordered.
+        """
+        if self._level is None or self._rise is None or self._rise[0] is not refill:
+            return  # not the last refill, or the reading before it was stale
+        capacity, tolerance = self.item.capacity, self._refill_tolerance()
+        believed = self._believed(self._level)
+        if self._rise[1] >= quantity - tolerance or believed >= capacity - tolerance:
+            return
+        if capacity - believed <= CALIBRATION_DOUBTS * self._wander():
+            self._zero_is(self.offset - (capacity - believed), refill.ts)
+
     def consumed_between(self, start: datetime, end: datetime) -> float:
         """Net consumption recorded in ``[start, end]``; partial hours count pro rata."""
         return sum(
@@ -289,8 +335,18 @@ class LevelEstimator:
         if change > 0:
             refill = Refill(ts, change)
             self.refills.append(refill)
+            # The median lags a use just before; a stuck or silent sensor missed some.
+            assert self._level_ts is not None
+            assert self._last_value is not None
+            fresh = ts - self._level_ts <= FRESH_READING and not self.stuck
+            self._rise = (refill, value - self._last_value) if fresh else None
             # A delivery credited before it showed (a stuck or silent sensor) shows now.
             self.credit -= min(self.credit, change)
+            # More than the store holds: the zero crept up at least that much (unless
+            # by more than a zero wanders: a fault, such as a reading off the scale).
+            over = self._believed(value) - self.item.capacity
+            if self._refill_tolerance() < over <= CALIBRATION_DOUBTS * self._wander():
+                self.offset += over
         elif self._expired_lot(ts, -change):
             self.thrown_away.append(Use(ts, -change))  # not use: it says nothing of demand
         else:
@@ -373,6 +429,10 @@ class LevelEstimator:
     def _believed(self, level: float) -> float:
         """The stock believed: what the readings show, and what a delivery proved."""
         return self._shown(level) + self.credit
+
+    def _refill_tolerance(self) -> float:
+        """How far a refill may show off its true size: the sensor's noise, a small use."""
+        return max(4 * self.noise, SHORT_DELIVERY * self.item.pack_size)
 
     def _use_threshold(self) -> float:
         return max(3 * self.noise, USE_FLOOR * self.item.pack_size)

@@ -11,7 +11,7 @@ import pytest
 
 from edge_agent.catalog import SensorKind
 from edge_agent.estimator import DRIFT_PER_DAY, LevelEstimator
-from tests.items import MILK, T0
+from tests.items import DETERGENT, MILK, T0
 
 
 def feed(estimator: LevelEstimator, values: list[float], step: timedelta = timedelta(hours=1)):
@@ -219,3 +219,65 @@ def test_a_big_use_near_a_date_is_use_once_newer_stock_is_all_that_is_left() -> 
     assert len(estimator.refills) == 2
     assert estimator.thrown_away == deque()
     assert estimator.consumed_between(T0, T0 + timedelta(hours=len(hours))) == 2000
+
+
+def creeping_detergent(creep_per_day: float, days: int = 20) -> tuple[LevelEstimator, float]:
+    """A detergent tank used 60 ml a day, whose gauge's zero creeps ``creep_per_day``;
+    return the estimator and the true level at the end."""
+    rng = random.Random(11)
+    estimator = LevelEstimator(DETERGENT)
+    level = 1800.0
+    for hour in range(24 * days):
+        if hour % 24 == 20:
+            level -= 60
+        value = level + creep_per_day * hour / 24 + rng.gauss(0, 3)
+        estimator.observe(T0 + timedelta(hours=hour), round(value))
+    return estimator, level
+
+
+def deliver(estimator: LevelEstimator, true_level: float, creep: float, packs: int) -> float:
+    """Readings of the tank after ``packs`` bottles were put in (what does not fit spills);
+    return the true level after."""
+    started = estimator.started
+    assert started is not None
+    assert estimator.estimate is not None
+    ts = estimator.estimate.ts
+    true_level = min(true_level + packs * DETERGENT.pack_size, DETERGENT.capacity)
+    for minutes in (15, 30, 45, 60):
+        now = ts + timedelta(minutes=minutes)
+        value = true_level + creep * (now - started) / timedelta(days=1)
+        if (refill := estimator.observe(now, round(value))) is not None:
+            estimator.delivered(refill, 2 * DETERGENT.pack_size)
+    return true_level
+
+
+def test_a_delivery_that_runs_the_store_over_shows_its_zero_crept_down() -> None:
+    """A gauge creeping down 15 ml a day reads 300 ml short after 20 days. Two bottles
+    (3 L) were delivered and the tank showed 2.7 L more: with room for them in the
+    readings, the tank ran over and is full, so the gauge reads 300 ml low (new_baby's
+    detergent overflowed 2.7 L as the agent went on believing it emptier than it was)."""
+    estimator, level = creeping_detergent(-15)
+    level = deliver(estimator, level, -15, packs=2)
+    assert level == DETERGENT.capacity
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=15)
+
+
+def test_a_delivery_short_of_a_whole_bottle_is_not_taken_for_a_full_tank() -> None:
+    """Of the two bottles ordered one came: far more missing than the gauge's zero could
+    have drifted, so the tank is not taken for full."""
+    estimator, level = creeping_detergent(-15)
+    level = deliver(estimator, level, -15, packs=1)
+    assert estimator.offset == 0
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(level - 300, abs=15)
+
+
+def test_a_refill_reading_more_than_the_store_holds_shows_its_zero_crept_up() -> None:
+    """A gauge creeping up 30 ml a day reads 3.6 L after the tank was filled, and the tank
+    holds 3 L: the quiet nights had shown most of the creep, the refill shows the rest."""
+    estimator, level = creeping_detergent(30)
+    assert estimator.offset < 600 - 100  # the quiet nights' part of it
+    deliver(estimator, level, 30, packs=2)
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=15)
