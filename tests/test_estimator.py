@@ -257,10 +257,14 @@ def test_a_delivery_that_runs_the_store_over_shows_its_zero_crept_down() -> None
     readings, the tank ran over and is full, so the gauge reads 300 ml low (new_baby's
     detergent overflowed 2.7 L as the agent went on believing it emptier than it was)."""
     estimator, level = creeping_detergent(-15)
+    doubt = estimator.drift
     level = deliver(estimator, level, -15, packs=2)
     assert level == DETERGENT.capacity
     assert estimator.estimate is not None
     assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=15)
+    # The zero is known again: the doubt about it starts afresh from the delivery.
+    assert doubt == pytest.approx(DRIFT_PER_DAY * DETERGENT.capacity * 20, rel=0.01)
+    assert estimator.drift < 0.01 * doubt
 
 
 def test_a_delivery_short_of_a_whole_bottle_is_not_taken_for_a_full_tank() -> None:
