@@ -202,6 +202,10 @@ class LevelEstimator:
             return 0.0
         return daily_drift(self.item) * ((self._level_ts - self._zero_at) / timedelta(days=1))
 
+    def _could_have_drifted(self, shift: float) -> bool:
+        """Whether the zero may have moved by ``shift`` since it was last known."""
+        return shift <= CALIBRATION_DOUBTS * self._wander()
+
     def _zero_is(self, offset: float, ts: datetime) -> None:
         """The sensor's zero is known: it reads ``offset`` high (negative: low) at ``ts``."""
         self.offset, self._zero_offset, self._zero_at = offset, offset, ts
@@ -313,7 +317,7 @@ class LevelEstimator:
         believed = self._believed(self._level)
         if self._rise[1] >= quantity - tolerance or believed >= capacity - tolerance:
             return
-        if capacity - believed <= CALIBRATION_DOUBTS * self._wander():
+        if self._could_have_drifted(capacity - believed):
             self._zero_is(self.offset - (capacity - believed), refill.ts)
 
     def consumed_between(self, start: datetime, end: datetime) -> float:
@@ -345,7 +349,7 @@ class LevelEstimator:
             # More than the store holds: the zero crept up at least that much (unless
             # by more than a zero wanders: a fault, such as a reading off the scale).
             over = self._believed(value) - self.item.capacity
-            if self._refill_tolerance() < over <= CALIBRATION_DOUBTS * self._wander():
+            if over > self._refill_tolerance() and self._could_have_drifted(over):
                 self.offset += over
         elif self._expired_lot(ts, -change):
             self.thrown_away.append(Use(ts, -change))  # not use: it says nothing of demand
