@@ -41,7 +41,10 @@ class SimulatedClock:
     """Simulated time that starts at ``start`` and runs ``speed`` times faster than real time.
 
     It is driven by the monotonic clock, so every component that shares the instance
-    sees the same simulated instant.
+    sees the same simulated instant. A harness whose simulation falls behind (a slow or
+    busy machine) can :meth:`hold` the clock until it catches up: simulated time stands
+    still meanwhile, and every :meth:`sleep` waits for it to move on, so nothing that
+    shares the clock runs ahead of the world it simulates.
     """
 
     def __init__(self, start: datetime, *, speed: float) -> None:
@@ -52,16 +55,49 @@ class SimulatedClock:
         self.start = start.astimezone(UTC)
         self.speed = speed
         self._origin = time.monotonic()
+        self._holds = 0
+        self._held_at = 0.0  # monotonic instant the current hold began
+        self._moving = asyncio.Event()
+        self._moving.set()
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+        return self.start + timedelta(seconds=self._elapsed() * self.speed)
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
+        until = self._elapsed() + max(0.0, seconds) / self.speed
+        while (left := until - self._elapsed()) > 0:
+            if self._holds:
+                await self._moving.wait()
+            else:
+                await asyncio.sleep(left)
 
     def restart(self) -> None:
         """Make simulated time ``start`` again now: once a harness has finished setting up."""
-        self._origin = time.monotonic()
+        self._origin = self._held_at = time.monotonic()
+
+    @property
+    def held(self) -> bool:
+        return self._holds > 0
+
+    def hold(self) -> None:
+        """Stop simulated time until as many :meth:`release` calls as holds."""
+        if not self._holds:
+            self._held_at = time.monotonic()
+            self._moving.clear()
+        self._holds += 1
+
+    def release(self) -> None:
+        """Undo one :meth:`hold`; time moves on from where it stood once none is left."""
+        if not self._holds:
+            raise ValueError("release() without hold(): the clock is not held")
+        self._holds -= 1
+        if not self._holds:
+            self._origin += time.monotonic() - self._held_at
+            self._moving.set()
+
+    def _elapsed(self) -> float:
+        """Real seconds the clock has run since its origin, not counting holds."""
+        return (self._held_at if self._holds else time.monotonic()) - self._origin
 
 
 async def sleep_until(clock: Clock, when: datetime) -> None:

@@ -60,6 +60,8 @@ class AgentService:
         self._network_clock = network_clock or SystemClock()
         self.brain = Brain(household, items, settings, budget=budget)
         self.dropped: Counter[str] = Counter()
+        #: Messages on the household's reading topics handled so far, good or bad.
+        self.readings_received = 0
         self.online: dict[str, bool] = {}
         self._wake_outbox = asyncio.Event()
         #: Set while the agent is connected and subscribed to its household.
@@ -129,6 +131,7 @@ class AgentService:
             case protocol.ReadingTopic(household=household) if household != self.household:
                 raise ProtocolError(f"reading for household {household!r}, not ours")
             case protocol.ReadingTopic(device=device, item=item):
+                self.readings_received += 1
                 reading = protocol.decode_reading(payload)
                 decisions = self.brain.on_reading(item, reading, now)
                 self.store.add_reading(device, item, reading)

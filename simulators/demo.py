@@ -29,6 +29,7 @@ from edge_agent.webhooks import new_secret
 from simulators.devices import SimulatedHousehold
 from simulators.embedded_broker import EmbeddedBroker
 from simulators.errors import SimulatorError
+from simulators.pacing import catch_up, pace
 from simulators.ports import free_port
 from simulators.report import ItemTimeline, SummaryRow, render_report
 from simulators.scenario import Scenario, builtin_scenario, load_scenario
@@ -149,7 +150,14 @@ async def run_demo(settings: DemoSettings) -> DemoResult:
             ) from None
         clock.restart()  # set-up is done: day 0 starts now, as the devices come online
         await stack.enter_async_context(household)
+
+        def behind() -> timedelta:
+            return max(household.lag(), household.unheard(agent.readings_received))
+
+        pacer = asyncio.create_task(pace(clock, behind), name="pacer")
+        stack.push_async_callback(_cancel, pacer)
         await household.run()
+        await catch_up(clock, behind)  # the agent reads the last day before the summary
         return _result(settings, scenario, household, agent, shop_ledger(shop_app))
     raise AssertionError("unreachable: the block above returns")  # for mypy
 

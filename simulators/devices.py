@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -168,6 +168,10 @@ class SimulatedHousehold:
         self._stack: AsyncExitStack | None = None
         #: How many messages the devices have published.
         self.published = 0
+        #: When each reading published was due, in order.
+        self._reading_times: list[datetime] = []
+        #: The instant run() is living (advancing to and publishing), if it is.
+        self._living: datetime | None = None
         #: How many times a device reconnected after losing the broker.
         self.reconnects = 0
         #: The furthest the household has fallen behind the clock (simulated time).
@@ -209,14 +213,33 @@ class SimulatedHousehold:
         if self._stack is None:
             raise SimulatorError("enter the household (async with) before running it")
         await self._flush()
-        while (due := self.home.next_due()) is not None:
-            await sleep_until(self._clock, due)
-            self.max_lag = max(self.max_lag, self._clock.now() - due)
-            self._outbox.extend(self.home.advance(due))
-            await self._flush()
+        try:
+            while (due := self.home.next_due()) is not None:
+                await sleep_until(self._clock, due)
+                self.max_lag = max(self.max_lag, self._clock.now() - due)
+                self._living = due
+                self._outbox.extend(self.home.advance(due))
+                await self._flush()
+                self._living = None
+        finally:
+            self._living = None
         await sleep_until(self._clock, self.scenario.end)
         self.home.advance(self.scenario.end)
         return self.home.summary()
+
+    def lag(self) -> timedelta:
+        """How far behind the clock :meth:`run` is living and publishing; zero while it waits."""
+        return timedelta() if self._living is None else self._clock.now() - self._living
+
+    def unheard(self, handled: int) -> timedelta:
+        """How long ago the oldest reading published after the first ``handled`` was due.
+
+        Zero when a listener has handled ``handled`` readings and there are no more:
+        :mod:`simulators.pacing` uses it to hold the clock for an agent that lags.
+        """
+        if handled >= len(self._reading_times):
+            return timedelta()
+        return self._clock.now() - self._reading_times[handled]
 
     async def deliver(self, item_id: str, packs: int) -> float:
         """A delivery of ``packs`` packs of ``item_id`` arrives now; return what fitted."""
@@ -238,7 +261,8 @@ class SimulatedHousehold:
         async with self._sending:
             while self._outbox:
                 message = self._outbox[0]
-                connection = self._connection_for(message)
+                topic = _topic_of(message)
+                connection = self._connection_for(message, topic)
                 try:
                     await connection.send(message)
                 except SimulatorError as error:
@@ -246,6 +270,8 @@ class SimulatedHousehold:
                     continue
                 self._outbox.popleft()
                 self.published += 1
+                if isinstance(topic, protocol.ReadingTopic):
+                    self._reading_times.append(message.at)
 
     async def _reconnect(self, connection: DeviceConnection, error: SimulatorError) -> None:
         logger.warning("%s; reconnecting", error)
@@ -264,13 +290,16 @@ class SimulatedHousehold:
             self.reconnects += 1
             return
 
-    def _connection_for(self, message: Message) -> DeviceConnection:
-        try:
-            topic = protocol.parse_topic(message.topic)
-        except ProtocolError as exc:
-            raise SimulatorError(f"the home produced a message off protocol: {exc}") from None
+    def _connection_for(self, message: Message, topic: protocol.Topic) -> DeviceConnection:
         device = getattr(topic, "device", None)
         connection = self.connections.get(str(device))
         if connection is None:
             raise SimulatorError(f"no device connection publishes {message.topic}")
         return connection
+
+
+def _topic_of(message: Message) -> protocol.Topic:
+    try:
+        return protocol.parse_topic(message.topic)
+    except ProtocolError as exc:
+        raise SimulatorError(f"the home produced a message off protocol: {exc}") from None

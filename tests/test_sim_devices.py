@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import aiomqtt
 import pytest
@@ -262,3 +263,22 @@ async def test_devices_reconnect_after_the_broker_restarts() -> None:
     # Every message the home produced went out once (the one in flight maybe twice).
     assert home.published == sum(1 for _ in SimulatedHome(scenario).run())
     assert {summary.item for summary in summaries} == {item.id for item in scenario.items}
+
+
+async def test_the_household_says_how_long_its_readings_have_waited(broker: BrokerAddress) -> None:
+    """``unheard(n)``: how long ago the reading after the first ``n`` published was due."""
+    household = unique(broker)
+    scenario = make_scenario(household, days=2)
+    readings = [m for m in SimulatedHome(scenario).run() if m.topic.endswith("/reading")]
+    clock = SimulatedClock(scenario.start, speed=86400 * 4)
+    home = SimulatedHousehold(broker.host, broker.port, scenario=scenario, clock=clock)
+    async with home:
+        async with asyncio.timeout(10):
+            await home.run()
+        clock.hold()  # so that now() stands still while we compare
+        now = clock.now()
+        assert home.lag() == timedelta()  # not living: it waits for nothing
+        assert home.unheard(len(readings)) == timedelta()
+        assert home.unheard(0) == now - readings[0].at
+        assert home.unheard(len(readings) - 1) == now - readings[-1].at
+        clock.release()
