@@ -51,6 +51,9 @@ OVERDUE = timedelta(days=2)
 #: A delivered order keeps counting as on its way until its refill shows in the readings
 #: (the median filter takes a few readings), or for this long at most.
 DELIVERY_GRACE = timedelta(hours=6)
+#: A sensor that has sent nothing for this long (72 hourly heartbeats missed) is offline:
+#: its item is not ordered until it reports again, as orders would be guesses.
+OFFLINE_AFTER = timedelta(days=3)
 #: Besides after every reading, the agent decides on this tick, so time alone can order.
 DECIDE_EVERY = timedelta(minutes=15)
 
@@ -93,11 +96,19 @@ class _OpenOrder:
         sent = self.approved_at or self.decision.created_at
         return ts >= sent + timedelta(hours=quickest) - EARLY_ARRIVAL
 
-    def expected_since(self, cutoff: datetime) -> bool:
-        """Whether it may still arrive: held, or sent (created or approved) after ``cutoff``."""
+    def still_expected(self, item: ItemSpec, now: datetime, heard: datetime | None) -> bool:
+        """Whether its ``item`` may still arrive, by ``now``, its sensor last heard at ``heard``.
+
+        It may if it is held, not :data:`OVERDUE` past its longest lead time, or due
+        only since the sensor went silent: a sensor that has not reported since a
+        delivery was due cannot have shown it missing.
+        """
         if self.decision.awaiting_approval:
             return True
-        return (self.approved_at or self.decision.created_at) >= cutoff
+        due = (self.approved_at or self.decision.created_at) + timedelta(
+            hours=item.lead_time_hours.max
+        )
+        return now < due + OVERDUE or heard is None or heard < due
 
 
 class Brain:
@@ -290,15 +301,17 @@ class Brain:
         """Quantity of ``item_id`` ordered and not yet seen arriving.
 
         An order overdue by ``OVERDUE`` past its longest lead time stops counting, so
-        a delivery that went unseen cannot keep the item from being ordered forever.
+        a delivery that went unseen cannot keep the item from being ordered forever;
+        but not while the item's sensor has been silent since it was due, or a sensor
+        that went offline would have the item ordered again and again.
         """
         item = self.items[item_id]
-        cutoff = now - timedelta(hours=item.lead_time_hours.max) - OVERDUE
+        heard = self.estimators[item_id].last_reading
         return sum(
             line.packs * item.pack_size
             for order in self._open.values()
             if item_id not in order.arrived
-            and order.expected_since(cutoff)
+            and order.still_expected(item, now, heard)
             and (order.delivered_at is None or now - order.delivered_at < DELIVERY_GRACE)
             for line in order.decision.lines
             if line.item == item_id
@@ -331,6 +344,9 @@ class Brain:
         soon: list[tuple[ItemSpec, RunOut, str]] = []
         days = self.settings.consolidate.days
         for item_id, item in self.items.items():
+            heard = self.estimators[item_id].last_reading
+            if heard is not None and now - heard > OFFLINE_AFTER:
+                continue
             outlook = self._outlook(item_id, now)
             if outlook is None:
                 continue

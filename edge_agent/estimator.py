@@ -176,6 +176,11 @@ class LevelEstimator:
         self.started: datetime | None = None
 
     @property
+    def last_reading(self) -> datetime | None:
+        """When the newest reading taken was stamped."""
+        return self._last_ts
+
+    @property
     def estimate(self) -> LevelEstimate | None:
         if self._level is None or self._level_ts is None:
             return None

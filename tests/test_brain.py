@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
-from edge_agent.core import DELIVERY_GRACE, Brain, OrderDecision
+from edge_agent.core import DELIVERY_GRACE, OFFLINE_AFTER, OVERDUE, Brain, OrderDecision
 from edge_agent.forecast import forecast
 from edge_agent.policy import LinePlan, is_due
 from edge_agent.protocol import Reading
@@ -473,3 +473,42 @@ def test_a_tank_whose_gauge_creeps_down_is_not_run_over_again_and_again() -> Non
             coming.append((now + timedelta(hours=48), decision))
     assert out_hours == 0
     assert spilled < 0.1 * 90 * 100
+
+
+def milk_ordered(*, readings_until: timedelta, days: int = 30) -> tuple[Brain, list[datetime]]:
+    """Milk drunk at 17 g an hour, read hourly until ``readings_until``; never delivered.
+
+    Returns the brain and when it ordered milk (each order on its quarter-hour tick).
+    """
+    brain = Brain("h", [MILK])
+    ordered: list[datetime] = []
+    for step in range(days * 24 * 4):
+        now = T0 + timedelta(minutes=15 * step)
+        if step % 4 == 0 and now - T0 <= readings_until:
+            value = max(3000 - 17 * step // 4, 0)
+            brain.observe("milk", Reading(ts=now, value=value, unit="g", seq=step), now)
+        ordered += [now for decision in brain.decide(now) for _ in decision.lines]
+    return brain, ordered
+
+
+def test_a_sensor_gone_silent_has_its_item_ordered_for_three_days_at_most() -> None:
+    """Orders go on from the forecast through a dropout, but a sensor silent for three
+    days is offline: nothing is ordered on guesswork for weeks."""
+    silent_from = timedelta(days=4)
+    _, ordered = milk_ordered(readings_until=silent_from)
+    assert ordered
+    assert max(ordered) <= T0 + silent_from + OFFLINE_AFTER
+    _, reporting = milk_ordered(readings_until=timedelta(days=30))
+    assert max(reporting) > T0 + silent_from + OFFLINE_AFTER
+
+
+def test_an_order_counts_on_while_the_sensor_is_silent_past_its_due_time() -> None:
+    """An overdue order stops counting once the sensor has reported since it was due
+    without showing it; a sensor silent since before then cannot have shown it."""
+    brain, ordered = milk_ordered(readings_until=timedelta(days=4.5), days=5)
+    (first,) = ordered
+    packs = sum(line.packs for order in brain.open_orders for line in order.lines)
+    overdue = first + timedelta(hours=MILK.lead_time_hours.max) + OVERDUE + timedelta(hours=1)
+    assert brain.on_the_way("milk", overdue) == packs * MILK.pack_size
+    brain.observe("milk", Reading(ts=overdue, value=0, unit="g", seq=10**6), overdue)
+    assert brain.on_the_way("milk", overdue) < packs * MILK.pack_size
