@@ -7,6 +7,7 @@ Sans-I/O: no asyncio, MQTT, HTTP or SQLite here. The MQTT service, the demo and
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -54,6 +55,10 @@ DELIVERY_GRACE = timedelta(hours=6)
 #: A sensor that has sent nothing for this long (72 hourly heartbeats missed) is offline:
 #: its item is not ordered until it reports again, as orders would be guesses.
 OFFLINE_AFTER = timedelta(days=3)
+#: Room is left for what the household buys by hand: the largest refill no order
+#: explains within this long, at most this share of the capacity.
+HAND_MEMORY = timedelta(days=28)
+HAND_ROOM_SHARE = 0.5
 #: Besides after every reading, the agent decides on this tick, so time alone can order.
 DECIDE_EVERY = timedelta(minutes=15)
 
@@ -133,6 +138,10 @@ class Brain:
         #: The second the last order was decided in, and how many were decided in it.
         self._stamp, self._stamped = "", 0
         self._hold_until: dict[str, datetime] = {}
+        #: Refills that no order could explain: stock the household bought by hand.
+        self.bought_by_hand: dict[str, deque[Refill]] = {i: deque(maxlen=16) for i in self.items}
+        #: When the brain began deciding (readings before it are history replayed).
+        self._live_since: datetime | None = None
         self.budget = budget
         self.spending = MonthlySpending()
         self._prices = {item_id: item.price for item_id, item in self.items.items()}
@@ -203,6 +212,7 @@ class Brain:
         reconsidered only when that item is now due; otherwise time alone can make
         another item due, and the :data:`DECIDE_EVERY` tick sees to that.
         """
+        self._live_since = self._live_since or now
         self.observe(item_id, reading, now)
         if not self._item_due(item_id, now):
             return []
@@ -336,6 +346,7 @@ class Brain:
         item that keeps (no shelf life) joins, however far from due, when a whole pack
         of it fits: a delivery that comes anyway brings it, and it needs none later.
         """
+        self._live_since = self._live_since or now
         for request_id, order in list(self._open.items()):
             if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
                 self._believe_delivery(order, order.delivered_at, now)
@@ -364,7 +375,13 @@ class Brain:
                 # With stock on its way, an order only goes if a pack fits beside it: more
                 # would not arrive sooner, and would not fit when it came.
                 line = plan_line(
-                    item, run_out, self.settings, now, reason=reason, required=not coming
+                    item,
+                    run_out,
+                    self.settings,
+                    now,
+                    reason=reason,
+                    required=not coming,
+                    room=self._room_for_hand(item_id, now),
                 )
                 if line is not None:
                     due.append((item, line))
@@ -382,7 +399,15 @@ class Brain:
             for item, run_out, reason in joining:
                 if not arrives_in_time(item, run_out, lead, now, self.settings):
                     continue  # it would wait for the slowest line and run out first
-                line = plan_line(item, run_out, self.settings, now, reason=reason, required=False)
+                line = plan_line(
+                    item,
+                    run_out,
+                    self.settings,
+                    now,
+                    reason=reason,
+                    required=False,
+                    room=self._room_for_hand(item.id, now),
+                )
                 if line is not None:
                     groups[lead].append(line)
         decisions = [
@@ -483,6 +508,11 @@ class Brain:
             other is not None and now - other < HOME_ACTIVITY for other in others
         )
 
+    def _room_for_hand(self, item_id: str, now: datetime) -> float:
+        """Room to leave for the household's own shopping, from what it bought lately."""
+        recent = [r.quantity for r in self.bought_by_hand[item_id] if now - r.ts < HAND_MEMORY]
+        return min(max(recent, default=0.0), HAND_ROOM_SHARE * self.items[item_id].capacity)
+
     def _match_arrival(self, item_id: str, refill: Refill) -> None:
         item = self.items[item_id]
         for order in self._open.values():
@@ -498,3 +528,18 @@ class Brain:
                 if order.arrived >= {line.item for line in order.decision.lines}:
                     del self._open[order.decision.request_id]
                 return
+        # No order of it open, while the brain has been deciding, seen arriving on a sound
+        # sensor: bought by hand. (The readings replayed after a restart show refills
+        # whose orders it no longer holds; a stuck or silent sensor shows a delivery late.)
+        live = self._live_since is not None and refill.ts >= self._live_since
+        seen = self.estimators[item_id].saw_arrive(refill)
+        if (
+            live
+            and seen
+            and not any(
+                item_id not in order.arrived
+                and any(line.item == item_id for line in order.decision.lines)
+                for order in self._open.values()
+            )
+        ):
+            self.bought_by_hand[item_id].append(refill)

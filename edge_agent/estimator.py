@@ -167,6 +167,8 @@ class LevelEstimator:
         self.refills: deque[Refill] = deque(maxlen=64)
         #: The last refill's rise from the reading just before it, if that was fresh.
         self._rise: tuple[Refill, float] | None = None
+        #: The last refill, if a sound sensor saw all of it arrive just now.
+        self._plain: Refill | None = None
         self.uses: deque[Use] = deque(maxlen=256)
         #: Falls taken for perishable stock thrown away at its date, not used.
         self.thrown_away: deque[Use] = deque(maxlen=64)
@@ -174,6 +176,11 @@ class LevelEstimator:
         self._next_prune = 0
         #: When the first reading came: how much history the forecast can rest on.
         self.started: datetime | None = None
+
+    def saw_arrive(self, refill: Refill) -> bool:
+        """Whether ``refill`` came between two readings close together on a sound sensor,
+        and was no delivery already credited: stock that really came just then."""
+        return refill is self._plain
 
     @property
     def last_reading(self) -> datetime | None:
@@ -350,7 +357,9 @@ class LevelEstimator:
             fresh = ts - self._level_ts <= FRESH_READING and not self.stuck
             self._rise = (refill, value - self._last_value) if fresh else None
             # A delivery credited before it showed (a stuck or silent sensor) shows now.
-            self.credit -= min(self.credit, change)
+            shown_late = min(self.credit, change)
+            self.credit -= shown_late
+            self._plain = refill if fresh and not shown_late else None
             # More than the store holds: the zero crept up at least that much (unless
             # by more than a zero wanders: a fault, such as a reading off the scale).
             over = self._believed(value) - self.item.capacity

@@ -96,14 +96,17 @@ def packs_that_fit(
     settings: PolicySettings,
     *,
     optional: bool,
+    room: float = 0.0,
 ) -> tuple[int, str]:
-    """Whole packs that fit on the earliest arrival and are used before they expire; for
-    an ``optional`` line (joining an order, or beside one on its way), used before they
-    expire at ``joining_use_level``."""
+    """Whole packs that fit on the earliest arrival, ``room`` left free, and are used
+    before they expire; for an ``optional`` line (joining an order, or beside one on its
+    way), used before they expire at ``joining_use_level``."""
     arrive = now + timedelta(hours=item.lead_time_hours.min)
     z = settings.z(item)
     left = run_out.level_at(arrive, z)
-    wanted, limit = item.capacity - left, "to fill up to capacity"
+    wanted, limit = item.capacity - room - left, "to fill up to capacity"
+    if room > 0:
+        limit = f"to fill up to capacity less {room:g} {item.unit} for what is bought by hand"
     if item.shelf_life_days is not None:
         if optional:
             z = settings.joining_z
@@ -124,9 +127,10 @@ def plan_line(
     *,
     reason: str,
     required: bool,
+    room: float = 0.0,
 ) -> LinePlan | None:
     """Size one line; ``None`` when not a pack fits and the item is not ``required``."""
-    packs, limit = packs_that_fit(item, run_out, now, settings, optional=not required)
+    packs, limit = packs_that_fit(item, run_out, now, settings, optional=not required, room=room)
     if packs == 0:
         if not required:
             return None

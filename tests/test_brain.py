@@ -512,3 +512,60 @@ def test_an_order_counts_on_while_the_sensor_is_silent_past_its_due_time() -> No
     assert brain.on_the_way("milk", overdue) == packs * MILK.pack_size
     brain.observe("milk", Reading(ts=overdue, value=0, unit="g", seq=10**6), overdue)
     assert brain.on_the_way("milk", overdue) < packs * MILK.pack_size
+
+
+RICE = ItemSpec(
+    id="rice",
+    name="Rice, 1 kg bag",
+    device=Device.FRIDGE,  # a load cell under the jar; any device will do
+    sensor=SensorKind.WEIGHT,
+    unit="g",
+    pack_size=1000,
+    capacity=5000,
+    lead_time_hours=LeadTime(24, 48),
+    price=2.0,
+    initial=3000,
+    cycle_days=2,
+)
+
+
+def rice_with_a_bag_bought(brain: Brain, *, bought: bool, replay: bool = False) -> list[LinePlan]:
+    """Rice at 20 g an hour from 3 kg, each order delivered after 48 h; with ``bought``, a
+    bag comes home by hand on day 1, no order open. With ``replay`` the first two days
+    are fed as after a restart (no decisions). Returns the lines ordered."""
+    level, lines, coming = 3000.0, [], []
+    for hour in range(8 * 24):
+        now = T0 + timedelta(hours=hour)
+        level -= 20
+        if bought and hour == 30:
+            level += 1000
+        for _, decision in [c for c in coming if c[0] == now]:
+            level += sum(line.packs for line in decision.lines) * 1000
+            brain.update_status(decision.request_id, "delivered", now)
+        reading = Reading(ts=now, value=max(level, 0), unit="g", seq=hour)
+        if replay and hour < 48:
+            brain.observe("rice", reading, now)
+            continue
+        for decision in brain.on_reading("rice", reading, now) + brain.decide(now):
+            lines += list(decision.lines)
+            coming.append((now + timedelta(hours=48), decision))
+    return lines
+
+
+def test_room_is_left_for_what_the_household_buys_by_hand() -> None:
+    """A bag bought by hand, no order open, leaves room in the next order for another."""
+    plain = rice_with_a_bag_bought(Brain("h", [RICE]), bought=False)
+    assert all("bought by hand" not in line.explanation for line in plain)
+    brain = Brain("h", [RICE])
+    with_hand = rice_with_a_bag_bought(brain, bought=True)
+    # The rise over the reading before: the bag, less the use since that reading.
+    assert [refill.quantity for refill in brain.bought_by_hand["rice"]] == [960]
+    assert "less 960 g for what is bought by hand" in with_hand[0].explanation
+
+
+def test_refills_replayed_after_a_restart_are_not_taken_for_shopping_by_hand() -> None:
+    brain = Brain("h", [RICE])
+    lines = rice_with_a_bag_bought(brain, bought=True, replay=True)
+    assert not brain.bought_by_hand["rice"]
+    assert lines
+    assert all("bought by hand" not in line.explanation for line in lines)

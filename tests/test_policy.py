@@ -63,6 +63,23 @@ def test_an_item_that_keeps_comes_due_before_a_perishable_on_the_same_forecast()
     assert first_due[None] < first_due[MILK.shelf_life_days]
 
 
+def test_room_left_for_shopping_by_hand_takes_whole_packs_off_an_order() -> None:
+    """An item that keeps fills up to capacity, less the room asked for; the line says so."""
+    long_life = msgspec.structs.replace(MILK, shelf_life_days=None)
+    now = T0 + timedelta(days=10)
+    run_out = forecast(milk_used_lightly(2000), now)
+    assert run_out is not None
+    settings = PolicySettings()
+    full = packs_that_fit(long_life, run_out, now, settings, optional=False)
+    assert full == (3, "to fill up to capacity")  # about 0.4 L left when it comes
+    line = plan_line(long_life, run_out, settings, now, reason="due", required=True, room=1500)
+    assert line is not None
+    assert line.packs == 2  # 3.6 L of room less 1.5 L: two whole litres fit
+    assert line.explanation.endswith(
+        "2 x 1000 g to fill up to capacity less 1500 g for what is bought by hand"
+    )
+
+
 @pytest.mark.parametrize("field", ["service_level", "keeps_service_level", "joining_use_level"])
 def test_a_service_level_out_of_range_is_refused_by_name(field: str) -> None:
     with pytest.raises(ValueError, match=field):
