@@ -374,15 +374,7 @@ class Brain:
                     reason = f"the {coming:g} {item.unit} on the way will not last"
                 # With stock on its way, an order only goes if a pack fits beside it: more
                 # would not arrive sooner, and would not fit when it came.
-                line = plan_line(
-                    item,
-                    run_out,
-                    self.settings,
-                    now,
-                    reason=reason,
-                    required=not coming,
-                    room=self._room_for_hand(item_id, now),
-                )
+                line = self._plan_line(item, run_out, now, reason=reason, required=not coming)
                 if line is not None:
                     due.append((item, line))
             elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
@@ -399,15 +391,7 @@ class Brain:
             for item, run_out, reason in joining:
                 if not arrives_in_time(item, run_out, lead, now, self.settings):
                     continue  # it would wait for the slowest line and run out first
-                line = plan_line(
-                    item,
-                    run_out,
-                    self.settings,
-                    now,
-                    reason=reason,
-                    required=False,
-                    room=self._room_for_hand(item.id, now),
-                )
+                line = self._plan_line(item, run_out, now, reason=reason, required=False)
                 if line is not None:
                     groups[lead].append(line)
         decisions = [
@@ -508,10 +492,15 @@ class Brain:
             other is not None and now - other < HOME_ACTIVITY for other in others
         )
 
-    def _room_for_hand(self, item_id: str, now: datetime) -> float:
-        """Room to leave for the household's own shopping, from what it bought lately."""
-        recent = [r.quantity for r in self.bought_by_hand[item_id] if now - r.ts < HAND_MEMORY]
-        return min(max(recent, default=0.0), HAND_ROOM_SHARE * self.items[item_id].capacity)
+    def _plan_line(
+        self, item: ItemSpec, run_out: RunOut, now: datetime, *, reason: str, required: bool
+    ) -> LinePlan | None:
+        """Size a line, leaving room for what the household has lately bought by hand."""
+        recent = [r.quantity for r in self.bought_by_hand[item.id] if now - r.ts < HAND_MEMORY]
+        room = min(max(recent, default=0.0), HAND_ROOM_SHARE * item.capacity)
+        return plan_line(
+            item, run_out, self.settings, now, reason=reason, required=required, room=room
+        )
 
     def _match_arrival(self, item_id: str, refill: Refill) -> None:
         item = self.items[item_id]
