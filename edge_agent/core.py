@@ -101,6 +101,14 @@ class _OpenOrder:
         sent = self.approved_at or self.decision.created_at
         return ts >= sent + timedelta(hours=quickest) - EARLY_ARRIVAL
 
+    def coming(self, item: ItemSpec) -> float:
+        """How much of ``item`` it brings that no refill has shown yet."""
+        if item.id in self.arrived:
+            return 0.0
+        return sum(
+            line.packs * item.pack_size for line in self.decision.lines if line.item == item.id
+        )
+
     def still_expected(self, item: ItemSpec, now: datetime, heard: datetime | None) -> bool:
         """Whether its ``item`` may still arrive, by ``now``, its sensor last heard at ``heard``.
 
@@ -318,13 +326,10 @@ class Brain:
         item = self.items[item_id]
         heard = self.estimators[item_id].last_reading
         return sum(
-            line.packs * item.pack_size
+            order.coming(item)
             for order in self._open.values()
-            if item_id not in order.arrived
-            and order.still_expected(item, now, heard)
+            if order.still_expected(item, now, heard)
             and (order.delivered_at is None or now - order.delivered_at < DELIVERY_GRACE)
-            for line in order.decision.lines
-            if line.item == item_id
         )
 
     @property
@@ -506,11 +511,9 @@ class Brain:
         item = self.items[item_id]
         for order in self._open.values():
             # A refill before the order could come is groceries bought by hand.
-            if item_id in order.arrived or not order.could_be_here(refill.ts, self.items):
+            if not order.could_be_here(refill.ts, self.items):
                 continue
-            ordered = sum(
-                line.packs * item.pack_size for line in order.decision.lines if line.item == item_id
-            )
+            ordered = order.coming(item)
             if ordered and refill.quantity >= ARRIVAL_SHARE * ordered:
                 order.arrived.add(item_id)
                 self.estimators[item_id].delivered(refill, ordered)
@@ -522,13 +525,5 @@ class Brain:
         # whose orders it no longer holds; a stuck or silent sensor shows a delivery late.)
         live = self._live_since is not None and refill.ts >= self._live_since
         seen = self.estimators[item_id].saw_arrive(refill)
-        if (
-            live
-            and seen
-            and not any(
-                item_id not in order.arrived
-                and any(line.item == item_id for line in order.decision.lines)
-                for order in self._open.values()
-            )
-        ):
+        if live and seen and not any(order.coming(item) for order in self._open.values()):
             self.bought_by_hand[item_id].append(refill)
