@@ -65,3 +65,17 @@ EGGS = ItemSpec(
     shelf_life_days=28,
     cycle_days=6,
 )
+
+RICE = ItemSpec(
+    id="rice",
+    name="Rice, 1 kg bag",
+    device=Device.FRIDGE,  # a load cell under the jar; any device will do
+    sensor=SensorKind.WEIGHT,
+    unit="g",
+    pack_size=1000,
+    capacity=5000,
+    lead_time_hours=LeadTime(24, 48),
+    price=2.0,
+    initial=3000,
+    cycle_days=2,
+)

@@ -13,7 +13,7 @@ from edge_agent.core import DELIVERY_GRACE, OFFLINE_AFTER, OVERDUE, Brain, Order
 from edge_agent.forecast import forecast
 from edge_agent.policy import LinePlan, is_due
 from edge_agent.protocol import Reading
-from tests.items import COFFEE, DETERGENT, MILK, T0
+from tests.items import COFFEE, DETERGENT, MILK, RICE, T0
 
 
 def run_household(
@@ -512,21 +512,6 @@ def test_an_order_counts_on_while_the_sensor_is_silent_past_its_due_time() -> No
     assert brain.on_the_way("milk", overdue) == packs * MILK.pack_size
     brain.observe("milk", Reading(ts=overdue, value=0, unit="g", seq=10**6), overdue)
     assert brain.on_the_way("milk", overdue) < packs * MILK.pack_size
-
-
-RICE = ItemSpec(
-    id="rice",
-    name="Rice, 1 kg bag",
-    device=Device.FRIDGE,  # a load cell under the jar; any device will do
-    sensor=SensorKind.WEIGHT,
-    unit="g",
-    pack_size=1000,
-    capacity=5000,
-    lead_time_hours=LeadTime(24, 48),
-    price=2.0,
-    initial=3000,
-    cycle_days=2,
-)
 
 
 def rice_with_a_bag_bought(brain: Brain, *, bought: bool, replay: bool = False) -> list[LinePlan]:
