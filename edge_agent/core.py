@@ -109,6 +109,11 @@ class _OpenOrder:
             line.packs * item.pack_size for line in self.decision.lines if line.item == item.id
         )
 
+    def delivered_near(self, ts: datetime) -> bool:
+        """Whether the shop said it delivered the order within :data:`DELIVERY_GRACE` of
+        ``ts``: a refill then is this delivery, however short it shows."""
+        return self.delivered_at is not None and abs(ts - self.delivered_at) <= DELIVERY_GRACE
+
     def still_expected(self, item: ItemSpec, now: datetime, heard: datetime | None) -> bool:
         """Whether its ``item`` may still arrive, by ``now``, its sensor last heard at ``heard``.
 
@@ -432,10 +437,18 @@ class Brain:
                 continue
             item = self.items[line.item]
             estimator = self.estimators[line.item]
-            used = max(estimator.consumed_between(delivered_at, now), 0.0)
-            at_least = min(line.packs * item.pack_size, item.capacity) - used
             # What the readings say is there now (a stuck sensor's, used since it stuck).
             run_out = self.forecasters[line.item].forecast(now)
+            if estimator.below_scale:
+                # Readings show nothing: what the forecast says was surely there (at the
+                # service level: a slow forecast must not believe milk that is gone),
+                # and what came.
+                z = -self.settings.z(item)
+                before = 0.0 if run_out is None else run_out.level_at(now, z)
+                estimator.believe(now, min(before + line.packs * item.pack_size, item.capacity))
+                continue
+            used = max(estimator.consumed_between(delivered_at, now), 0.0)
+            at_least = min(line.packs * item.pack_size, item.capacity) - used
             if run_out is not None and run_out.level_at(now) < at_least:
                 estimator.believe(now, at_least)
 
@@ -514,9 +527,11 @@ class Brain:
             if not order.could_be_here(refill.ts, self.items):
                 continue
             ordered = order.coming(item)
-            if ordered and refill.quantity >= ARRIVAL_SHARE * ordered:
+            # A delivery the shop confirmed may show short: the store ran over.
+            confirmed = order.delivered_near(refill.ts)
+            if ordered and (refill.quantity >= ARRIVAL_SHARE * ordered or confirmed):
                 order.arrived.add(item_id)
-                self.estimators[item_id].delivered(refill, ordered)
+                self.estimators[item_id].delivered(refill, ordered, confirmed=confirmed)
                 if order.arrived >= {line.item for line in order.decision.lines}:
                     del self._open[order.decision.request_id]
                 return

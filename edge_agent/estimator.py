@@ -22,7 +22,10 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
   less than was delivered: :meth:`LevelEstimator.believe` then credits the difference;
   and when a delivery shows short while the readings say it had room, the store ran
   over and is full (:meth:`LevelEstimator.delivered`). A store never holds more than
-  its capacity, so a refill that reads above it shows the zero crept up.
+  its capacity, so a refill that reads above it shows the zero crept up. Where the
+  zero was known, over days, gives its creep rate, taken out of every reading after.
+  A zero crept below the bottom of the scale reads nothing while there is stock: such
+  a reading is no evidence, as a stuck one is not.
 
 Consumption is kept per hour, for the forecast's consumption model, with the hours the
 item was (nearly) empty marked: their use was not seen, only the lack of stock.
@@ -69,6 +72,15 @@ FRESH_READING = timedelta(hours=2)
 #: The zero is believed moved by no more than this many sd of its drift (larger: a
 #: delivery short of what was ordered, not a full store).
 CALIBRATION_DOUBTS = 3.0
+#: ... unless what the delivery shows short of is more than this many times the largest
+#: use seen between two readings: no use, so the store ran over, however far the zero.
+SUDDEN_USE = 2.0
+#: Where the zero was known (the first reading, a full store), the latest this many
+#: times, give its creep rate once they span this long: a linear creep, both ways.
+ZERO_POINTS = 6
+ZERO_SPAN = timedelta(days=5)
+#: ... if it is more than this many times the sd of a day's ordinary drift.
+CREEP_SHOWN = 2.0
 #: A noisy sensor repeating its value this many times in a row is taken to be stuck.
 STUCK_RUN = 3
 _HOUR = 3600.0
@@ -145,6 +157,7 @@ class LevelEstimator:
         #: Whether each recent reading repeated the last one exactly.
         self._repeats: deque[bool] = deque(maxlen=NOISE_SAMPLES)
         self._run = 0  # readings in a row exactly equal to the last
+        self._below_scale = False  # the last reading at the bottom of a crept-down scale
         #: Level changes between readings with no use, for the tare creep: (ts, rise, hours).
         self._idle: deque[tuple[datetime, float, float]] = deque()
         self._idle_rise = 0.0
@@ -155,6 +168,10 @@ class LevelEstimator:
         #: When the sensor's zero was last known, and the offset it was then known at.
         self._zero_at: datetime | None = None
         self._zero_offset = 0.0
+        #: (ts, offset) wherever the zero was known, for its creep rate.
+        self._zeros: deque[tuple[datetime, float]] = deque(maxlen=ZERO_POINTS)
+        #: The creep rate per hour the zeros gave, and that consumption was corrected by.
+        self._calibrated: float | None = None
         #: Stock that a confirmed delivery proved and the readings do not show, because
         #: the sensor reads low; a refill the readings show later takes it back.
         self.credit = 0.0
@@ -165,8 +182,9 @@ class LevelEstimator:
         #: Hours in which the item was (nearly) empty, so demand went unseen.
         self.empty_hours: set[int] = set()
         self.refills: deque[Refill] = deque(maxlen=64)
-        #: The last refill's rise from the reading just before it, if that was fresh.
-        self._rise: tuple[Refill, float] | None = None
+        #: The last refill's rise from the reading just before it, if that was fresh, and
+        #: the level it rose to (the median may move on with the next reading).
+        self._rise: tuple[Refill, float, float] | None = None
         #: The last refill, if a sound sensor saw all of it arrive just now.
         self._plain: Refill | None = None
         self.uses: deque[Use] = deque(maxlen=256)
@@ -205,6 +223,8 @@ class LevelEstimator:
         It is known at the first reading, and again when a full store shows where it
         is (:meth:`delivered`). Counters do not drift.
         """
+        if self._calibrated is not None:
+            return self._wander()  # the creep since the zero was known is measured
         # A sensor seen to creep this much is at least that unsure of its zero.
         return max(self._wander(), abs(self.offset - self._zero_offset))
 
@@ -221,15 +241,37 @@ class LevelEstimator:
     def _zero_is(self, offset: float, ts: datetime) -> None:
         """The sensor's zero is known: it reads ``offset`` high (negative: low) at ``ts``."""
         self.offset, self._zero_offset, self._zero_at = offset, offset, ts
+        self._zeros.append((ts, offset))
+        self._calibrate()
+
+    def _calibrate(self) -> None:
+        """Measure the zero's creep rate from where it was known, once those points span
+        :data:`ZERO_SPAN`: the least-squares slope. The consumption kept was counted at
+        the creep rate believed then; it is corrected to the new rate."""
+        if len(self._zeros) < 2 or self._zeros[-1][0] - self._zeros[0][0] < ZERO_SPAN:
+            return
+        hours = [(ts - self._zeros[0][0]) / timedelta(hours=1) for ts, _ in self._zeros]
+        rate = statistics.linear_regression(hours, [offset for _, offset in self._zeros]).slope
+        if abs(rate) * 24 <= CREEP_SHOWN * daily_drift(self.item):
+            return  # no more than a zero wanders anyway: left to the doubt about it
+        change = rate - (self._calibrated if self._calibrated is not None else self.creep)
+        now, started = self._zeros[-1][0], self.started or self._zeros[0][0]
+        for hour in range(hour_of(max(started, now - HISTORY)), hour_of(now)):
+            self.hourly[hour] = self.hourly.get(hour, 0.0) + change
+        self._calibrated = rate
 
     @property
     def creep(self) -> float:
-        """The sensor's upward creep, per hour: 0 unless idle spells show it clearly.
+        """The sensor's creep, per hour: measured from where its zero was known, up or
+        down; else upward only, and 0 unless idle spells show it clearly.
 
         Use only lowers a level, so a level that rises while nothing is used is the
-        sensor's zero moving. A downward creep cannot be told from small uses, so it is
-        left alone (it errs towards ordering early, not towards running out).
+        sensor's zero moving. A downward creep cannot be told from small uses, so until
+        full stores show it it is left alone (it errs towards ordering early, not
+        towards running out).
         """
+        if self._calibrated is not None:
+            return self._calibrated
         if self._idle_hours < CREEP_EVIDENCE / timedelta(hours=1):
             return 0.0
         if self._idle_rise <= 3 * max(self.noise, USE_FLOOR * self.item.pack_size):
@@ -274,6 +316,7 @@ class LevelEstimator:
         value = min(max(value, 0.0), self.item.capacity * 1.5)
         if self._level is None or self._level_ts is None:
             self.started = self._zero_at = ts
+            self._zeros.append((ts, 0.0))
             self._window.append(value)
             self._level, self._level_ts, self._last_value = value, ts, value
             return None
@@ -302,35 +345,64 @@ class LevelEstimator:
         reads empty while stocked it can show no delivery. The difference is credited to
         the level, so that the agent does not order again and again what is already on
         the shelf. A stuck sensor's level dates from its last sign of life; the news is
-        newer. The credit only makes up for readings that show too little.
+        newer. The credit only makes up for readings that show too little, but for a
+        sensor below its scale, which shows nothing at all: the news is the level.
         """
         if self._level is None or self._level_ts is None:
             return
-        self.credit = max(level - self._shown(self._level), 0.0)
+        if self._below_scale and self._level_ts < ts:  # the zero went on creeping meanwhile
+            self.offset += self.creep * (ts - self._level_ts) / timedelta(hours=1)
+        self.credit = level - self._shown(self._level)
+        if not self._below_scale:
+            self.credit = max(self.credit, 0.0)
         self.credited_at = ts
-        if self.stuck and self._level_ts < ts:
+        if self.blind and self._level_ts < ts:
             # What was used while the sensor showed nothing is unknown, not nothing.
             self.empty_hours.update(range(hour_of(self._level_ts), hour_of(ts) + 1))
             self._level_ts = ts
 
-    def delivered(self, refill: Refill, quantity: float) -> None:
+    @property
+    def below_scale(self) -> bool:
+        """Whether the zero crept down below the bottom of the scale, which reads nothing
+        while there may be stock."""
+        return self._below_scale
+
+    def delivered(self, refill: Refill, quantity: float, *, confirmed: bool = False) -> None:
         """``refill`` was a delivery of ``quantity`` (the shop's word, in the item's unit).
 
         A delivery that shows short of what came, while the readings say there was room
         for more, ran the store over: whatever the readings say, it is full now, and
         the sensor's zero has crept down by the difference (left alone, the agent would
         believe it emptier than it is, order early and overflow it again). Only a
-        difference the zero's drift can explain is taken; a larger one is a delivery
-        short of what was ordered.
+        difference the zero's drift can explain is taken, unless the shop said it
+        delivered just then (``confirmed``), what shows missing is more than the
+        household could use while the delivery was put away, and what shows is not a
+        whole number of packs (packs left out of the delivery); else it is a use, a
+        short delivery, or not this delivery.
         """
-        if self._level is None or self._rise is None or self._rise[0] is not refill:
+        if self._rise is None or self._rise[0] is not refill:
             return  # not the last refill, or the reading before it was stale
+        _, rise, level = self._rise
         capacity, tolerance = self.item.capacity, self._refill_tolerance()
-        believed = self._believed(self._level)
-        if self._rise[1] >= quantity - tolerance or believed >= capacity - tolerance:
+        believed = self._believed(level)
+        if rise >= quantity - tolerance or believed >= capacity - tolerance:
             return
-        if self._could_have_drifted(capacity - believed):
-            self._zero_is(self.offset - (capacity - believed), refill.ts)
+        shift = capacity - believed
+        sudden = confirmed and quantity - rise > self._sudden_use() and not self._packs(rise)
+        if sudden or self._could_have_drifted(shift):
+            self._zero_is(self.offset - shift, refill.ts)
+
+    def _packs(self, rise: float) -> bool:
+        """Whether ``rise`` is one or more whole packs, as far as a refill can tell."""
+        pack, tolerance = self.item.pack_size, self._refill_tolerance()
+        return rise >= pack - tolerance and abs(rise - pack * round(rise / pack)) <= tolerance
+
+    def _sudden_use(self) -> float:
+        """More than the household could use while a delivery is put away: twice the
+        largest use seen between two readings (unbounded until five uses are seen)."""
+        if len(self.uses) < 5:
+            return math.inf
+        return SUDDEN_USE * max(use.quantity for use in self.uses)
 
     def consumed_between(self, start: datetime, end: datetime) -> float:
         """Net consumption recorded in ``[start, end]``; partial hours count pro rata."""
@@ -354,8 +426,10 @@ class LevelEstimator:
             # The median lags a use just before; a stuck or silent sensor missed some.
             assert self._level_ts is not None
             assert self._last_value is not None
-            fresh = ts - self._level_ts <= FRESH_READING and not self.stuck
-            self._rise = (refill, value - self._last_value) if fresh else None
+            fresh = ts - self._level_ts <= FRESH_READING and not self.blind
+            self._rise = (refill, value - self._last_value, value) if fresh else None
+            if self._below_scale:
+                self._back_on_scale(ts, value)
             # A delivery credited before it showed (a stuck or silent sensor) shows now.
             shown_late = min(self.credit, change)
             self.credit -= shown_late
@@ -406,9 +480,35 @@ class LevelEstimator:
             return False
         return sum(self._repeats) / len(self._repeats) < 1 / 3
 
+    def _back_on_scale(self, ts: datetime, value: float) -> None:
+        """The readings show a level again, after a time below the scale: believed from
+        now on; what was used meanwhile is unknown, and the zero went on creeping."""
+        assert self._level_ts is not None
+        self.empty_hours.update(range(hour_of(self._level_ts), hour_of(ts) + 1))
+        self.offset += self.creep * (ts - self._level_ts) / timedelta(hours=1)
+        self._below_scale, self.credit = False, 0.0
+        self._window.clear()
+        self._window.append(value)
+        self._level, self._level_ts, self._last_value = value, ts, value
+
+    @property
+    def blind(self) -> bool:
+        """Whether the readings show nothing: a stuck sensor, or one whose zero crept
+        down below the bottom of its scale and reads nothing while stocked."""
+        return self.stuck or self._below_scale
+
     def _accept(self, ts: datetime, value: float) -> None:
         assert self._level is not None
         assert self._last_value is not None
+        below, self._below_scale = self._below_scale, value <= 0 < -self.offset
+        if below and not self._below_scale:
+            self._back_on_scale(ts, value)
+            return
+        if self._below_scale:
+            # There may be up to the creep left: like a stuck sensor's, the reading is
+            # no evidence, and the level's time stays at the last one that showed some.
+            self._last_value = value
+            return
         difference = abs(value - self._last_value)
         if value == self._last_value:
             self._run += 1

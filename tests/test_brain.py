@@ -267,6 +267,32 @@ def test_delivered_order_counts_until_the_refill_shows() -> None:
     assert estimate.level == decision.lines[0].packs * 1000
 
 
+def test_a_delivery_the_shop_confirmed_is_seen_however_short_it_shows() -> None:
+    """A gauge creeping down 80 ml a day reads 800 ml low after ten days. A bottle comes
+    as the shop says, and the tank, nearly full, takes 700 ml of it: that rise is the
+    delivery, not shopping, and the tank ran over, so it is full whatever the gauge says."""
+    rng = random.Random(9)
+    brain = Brain("h", [DETERGENT])
+    lines = (LinePlan("detergent", 1, "due now"),)
+    brain.track(OrderDecision(request_id="r1", created_at=T0 + timedelta(days=7), lines=lines))
+    true_level, delivered = 2900.0, T0 + timedelta(days=10)
+    for step in range(11 * 24):
+        now = T0 + timedelta(hours=step)
+        if step % 24 == 20:
+            true_level -= 60
+        if now == delivered:
+            brain.update_status("r1", "delivered", now)
+            true_level = min(true_level + 1500, 3000)
+        value = true_level - 80 * step / 24 + rng.gauss(0, 3)
+        brain.observe("detergent", Reading(ts=now, value=round(value), unit="ml", seq=step), now)
+        if now == delivered + timedelta(hours=2):
+            assert brain.on_the_way("detergent", now) == 0
+            assert not brain.bought_by_hand["detergent"]
+    estimate = brain.estimators["detergent"].estimate
+    assert estimate is not None
+    assert estimate.level == pytest.approx(true_level, abs=40)
+
+
 def test_a_gauge_reading_empty_while_stocked_is_not_ordered_again_and_again() -> None:
     """A detergent gauge whose zero drifts down 120 ml a day reads empty within a fortnight
     while the tank is full, and can show no delivery after that. Each delivery the shop

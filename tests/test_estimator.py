@@ -235,9 +235,18 @@ def creeping_detergent(creep_per_day: float, days: int = 20) -> tuple[LevelEstim
     return estimator, level
 
 
-def deliver(estimator: LevelEstimator, true_level: float, creep: float, packs: int) -> float:
-    """Readings of the tank after ``packs`` bottles were put in (what does not fit spills);
-    return the true level after."""
+def deliver(
+    estimator: LevelEstimator,
+    true_level: float,
+    creep: float,
+    packs: int,
+    *,
+    ordered: int = 2,
+    confirmed: bool = False,
+) -> float:
+    """Readings of the tank after ``packs`` of the ``ordered`` bottles were put in (what
+    does not fit spills), ``confirmed`` if the shop said it delivered just then; return
+    the true level after."""
     started = estimator.started
     assert started is not None
     assert estimator.estimate is not None
@@ -247,7 +256,7 @@ def deliver(estimator: LevelEstimator, true_level: float, creep: float, packs: i
         now = ts + timedelta(minutes=minutes)
         value = true_level + creep * (now - started) / timedelta(days=1)
         if (refill := estimator.observe(now, round(value))) is not None:
-            estimator.delivered(refill, 2 * DETERGENT.pack_size)
+            estimator.delivered(refill, ordered * DETERGENT.pack_size, confirmed=confirmed)
     return true_level
 
 
@@ -285,3 +294,101 @@ def test_a_refill_reading_more_than_the_store_holds_shows_its_zero_crept_up() ->
     deliver(estimator, level, 30, packs=2)
     assert estimator.estimate is not None
     assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=15)
+
+
+def use_detergent(estimator: LevelEstimator, true_level: float, creep: float, days: int) -> float:
+    """``days`` more of 60 ml a day on a gauge whose zero creeps ``creep`` a day since its
+    first reading; return the true level after."""
+    rng = random.Random(12)
+    started, estimate = estimator.started, estimator.estimate
+    assert started is not None
+    assert estimate is not None
+    for hour in range(1, 24 * days + 1):
+        now = estimate.ts + timedelta(hours=hour)
+        if hour % 24 == 20:
+            true_level -= 60
+        value = true_level + creep * (now - started) / timedelta(days=1) + rng.gauss(0, 3)
+        estimator.observe(now, round(value))
+    return true_level
+
+
+def test_a_confirmed_delivery_showing_far_more_missing_than_any_use_filled_the_store() -> None:
+    """A gauge creeping down 60 ml a day, five times what a zero is allowed to wander,
+    reads 600 ml low after ten days. The shop says two bottles came, and the tank shows
+    1.2 L less than that: no wash takes 1.2 L, so the tank ran over and is full."""
+    estimator, level = creeping_detergent(-60, days=10)
+    assert 3 * estimator.drift < 600  # more than the zero's drift could explain
+    level = deliver(estimator, level, -60, packs=2, confirmed=True)
+    assert level == DETERGENT.capacity
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=20)
+
+
+def test_the_same_shortfall_without_the_shops_word_is_not_a_full_store() -> None:
+    """Without the shop saying it delivered then, the refill may be something else (a
+    bottle bought by hand while the order is on its way): the tank is not taken for full."""
+    estimator, level = creeping_detergent(-60, days=10)
+    deliver(estimator, level, -60, packs=2, confirmed=False)
+    assert estimator.offset == 0
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(DETERGENT.capacity - 600, abs=20)
+
+
+def test_a_confirmed_delivery_showing_whole_bottles_is_bottles_left_out() -> None:
+    """Two bottles confirmed, one showed, on the same creeping gauge: a whole bottle is
+    a bottle the shop left out more likely than a tank that ran over just that much."""
+    estimator, level = creeping_detergent(-60, days=10)
+    level = deliver(estimator, level, -60, packs=1, confirmed=True)
+    assert level == 1200 + DETERGENT.pack_size
+    assert estimator.offset == 0
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(level - 600, abs=20)
+
+
+def test_a_creep_measured_from_a_full_store_is_taken_out_of_use_and_level() -> None:
+    """Once a full tank has shown where the creeping zero is, the creep since the first
+    reading gives its rate: the ten days of use before count 600 ml, not the 1.2 L the
+    gauge fell, and ten days on the level is still right, not 600 ml low."""
+    estimator, level = creeping_detergent(-60, days=10)
+    ten_days = T0 + timedelta(days=10)
+    assert estimator.consumed_between(T0, ten_days) == pytest.approx(1200, abs=30)
+    level = deliver(estimator, level, -60, packs=2, confirmed=True)
+    assert estimator.creep == pytest.approx(-60 / 24, rel=0.05)
+    assert estimator.consumed_between(T0, ten_days) == pytest.approx(600, abs=30)
+    level = use_detergent(estimator, level, -60, days=10)
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(level, abs=40)
+    assert estimator.consumed_between(ten_days, ten_days + timedelta(days=10)) == pytest.approx(
+        600, abs=40
+    )
+    # The doubt about the zero is its wander alone: the creep itself is measured.
+    assert estimator.estimate.drift == pytest.approx(
+        DRIFT_PER_DAY * DETERGENT.capacity * 10, rel=0.05
+    )
+
+
+def test_a_zero_crept_below_the_scale_reads_nothing_and_is_not_believed() -> None:
+    """The same gauge, 60 ml a day low, reads below its scale (nothing) from day 30 while
+    1.8 L are in the tank. Those readings are no evidence: the level stays 1.8 L, dated
+    from the last reading that showed some, for the forecast to take the use since off
+    it. A delivery the shop confirmed then sets the level; the scale showing a level
+    again is believed again."""
+    estimator, level = creeping_detergent(-60, days=10)
+    level = deliver(estimator, level, -60, packs=2, confirmed=True)
+    use_detergent(estimator, level, -60, days=30)
+    estimate = estimator.estimate
+    assert estimate is not None
+    assert estimator.below_scale
+    assert estimate.ts < T0 + timedelta(days=30, hours=12)
+    assert estimate.level == pytest.approx(1800, abs=60)
+    told = T0 + timedelta(days=40, hours=2)
+    estimator.believe(told, 900)
+    estimate = estimator.estimate
+    assert estimate is not None
+    assert (estimate.ts, estimate.level) == (told, pytest.approx(900))
+    for minutes in (10, 20, 30):  # a reading of 300 ml: 300 + 2.4 L of creep in the tank
+        estimator.observe(told + timedelta(minutes=minutes), 300)
+    assert not estimator.below_scale
+    assert estimator.credit == 0
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(300 + 60 * 40, abs=60)
