@@ -427,7 +427,8 @@ class Brain:
 
     def _believe_delivery(self, order: _OpenOrder, delivered_at: datetime, now: datetime) -> None:
         """The shop delivered ``order`` and its grace is over: what the readings never
-        showed is on the shelf all the same, less the use seen since.
+        showed is on the shelf all the same, less the use seen since (for a sensor below
+        its scale, which shows nothing, on top of what was surely there before).
 
         A sensor whose zero drifted down shows a delivery short, or not at all once it
         reads empty while stocked; without this the agent would order again and again.
