@@ -350,16 +350,12 @@ class LevelEstimator:
         """
         if self._level is None or self._level_ts is None:
             return
-        if self._below_scale and self._level_ts < ts:  # the zero went on creeping meanwhile
-            self.offset += self.creep * (ts - self._level_ts) / timedelta(hours=1)
+        if self.blind and self._level_ts < ts:
+            self._pass_blind_time(ts)
         self.credit = level - self._shown(self._level)
         if not self._below_scale:
             self.credit = max(self.credit, 0.0)
         self.credited_at = ts
-        if self.blind and self._level_ts < ts:
-            # What was used while the sensor showed nothing is unknown, not nothing.
-            self.empty_hours.update(range(hour_of(self._level_ts), hour_of(ts) + 1))
-            self._level_ts = ts
 
     @property
     def below_scale(self) -> bool:
@@ -480,12 +476,19 @@ class LevelEstimator:
             return False
         return sum(self._repeats) / len(self._repeats) < 1 / 3
 
-    def _back_on_scale(self, ts: datetime, value: float) -> None:
-        """The readings show a level again, after a time below the scale: believed from
-        now on; what was used meanwhile is unknown, and the zero went on creeping."""
+    def _pass_blind_time(self, ts: datetime) -> None:
+        """The readings showed nothing from the level's time until ``ts``: what was used
+        meanwhile is unknown, not nothing, and a zero below the scale went on creeping."""
         assert self._level_ts is not None
         self.empty_hours.update(range(hour_of(self._level_ts), hour_of(ts) + 1))
-        self.offset += self.creep * (ts - self._level_ts) / timedelta(hours=1)
+        if self._below_scale:
+            self.offset += self.creep * (ts - self._level_ts) / timedelta(hours=1)
+        self._level_ts = ts
+
+    def _back_on_scale(self, ts: datetime, value: float) -> None:
+        """The readings show a level again, after a time below the scale: believed from
+        now on."""
+        self._pass_blind_time(ts)
         self._below_scale, self.credit = False, 0.0
         self._window.clear()
         self._window.append(value)
@@ -500,11 +503,12 @@ class LevelEstimator:
     def _accept(self, ts: datetime, value: float) -> None:
         assert self._level is not None
         assert self._last_value is not None
-        below, self._below_scale = self._below_scale, value <= 0 < -self.offset
-        if below and not self._below_scale:
+        below = value <= 0 < -self.offset
+        if self._below_scale and not below:
             self._back_on_scale(ts, value)
             return
-        if self._below_scale:
+        self._below_scale = below
+        if below:
             # There may be up to the creep left: like a stuck sensor's, the reading is
             # no evidence, and the level's time stays at the last one that showed some.
             self._last_value = value
