@@ -242,7 +242,14 @@ class Brain:
             return None
         coming = self.on_the_way(item_id, now)
         empty = self.probably_empty(item_id, now)
-        run_out = self.forecasters[item_id].forecast(now, extra_stock=coming, empty=empty)
+        # Stock past its date goes: fresh stock is wanted by then, while the household is
+        # home and nothing is on its way (which comes fresh, however soon).
+        last = self._last_use
+        home = last is not None and now - last < HOME_ACTIVITY and self._gone_at is None
+        dated = self.estimators[item_id].best_before(now) if home and not coming else None
+        run_out = self.forecasters[item_id].forecast(
+            now, extra_stock=coming, empty=empty, best_before=dated
+        )
         return None if run_out is None else (run_out, coming, empty)
 
     def track(
@@ -374,6 +381,12 @@ class Brain:
             run_out, coming, empty = outlook
             if is_due(item, run_out, now, self.settings):
                 reason = "due now to arrive in time"
+                dated = run_out.best_before
+                if dated is not None and dated < run_out.at(self.settings.z(item)):
+                    reason = (
+                        f"what is left goes past its date ~{dated:%a %d %b %H:%M} UTC,"
+                        " so fresh stock is due now to arrive in time"
+                    )
                 if empty and (last_use := self.estimators[item_id].last_use) is not None:
                     quiet = now - last_use
                     reason = (

@@ -357,6 +357,20 @@ class LevelEstimator:
             self.credit = max(self.credit, 0.0)
         self.credited_at = ts
 
+    def best_before(self, now: datetime) -> datetime | None:
+        """When the stock on the shelf goes past its date, if it is still used by then.
+
+        The oldest stock goes first, so what is left is always the newest lot: it is
+        all gone at the last refill's date (a refill keeps ``shelf_life_days`` from when
+        it came). ``None`` for an item that keeps, for stock no refill was seen bringing,
+        and for readings that show stock past the date (then the readings are believed).
+        """
+        days = self.item.shelf_life_days
+        if days is None or not self.refills:
+            return None
+        ends = self.refills[-1].ts + timedelta(days=days)
+        return ends if ends > now else None
+
     @property
     def below_scale(self) -> bool:
         """Whether the zero crept down below the bottom of the scale, which reads nothing

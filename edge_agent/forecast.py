@@ -330,6 +330,8 @@ class RunOut:
     noise: float = field(default=0.0, compare=False)
     #: Stock on its way, counted as if it were on the shelf.
     on_the_way: float = field(default=0.0, compare=False)
+    #: When the stock on the shelf goes past its date (thrown away, used or not).
+    best_before: datetime | None = field(default=None, compare=False)
     _found: dict[float, datetime] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -357,8 +359,16 @@ class RunOut:
             self._found[z] = found
         return found
 
+    def gone_by(self, z: float) -> datetime:
+        """When the stock is gone, used (:meth:`at`) or past its date, if sooner."""
+        used_up = self.at(z)
+        return used_up if self.best_before is None else min(used_up, self.best_before)
+
     def level_at(self, when: datetime, z: float = 0.0) -> float:
-        """The stock expected at ``when``, on the way included (``z`` > 0: more left)."""
+        """The stock expected at ``when``, on the way included (``z`` > 0: more left);
+        none once it is past its date."""
+        if self.best_before is not None and when >= self.best_before:
+            return 0.0
         used = self.model.demand(self.read_at, when, -z)
         return max(self.level + self.on_the_way - used, 0.0)
 
@@ -386,12 +396,18 @@ class Forecaster:
         return model
 
     def forecast(
-        self, now: datetime, *, extra_stock: float = 0.0, empty: bool = False
+        self,
+        now: datetime,
+        *,
+        extra_stock: float = 0.0,
+        empty: bool = False,
+        best_before: datetime | None = None,
     ) -> RunOut | None:
         """Forecast the item's run-out as of ``now``; ``None`` if there is no basis yet.
 
         ``extra_stock`` counts stock known to be on its way as if it were on the shelf;
-        ``empty`` says the shelf is believed empty whatever the sensor reads.
+        ``empty`` says the shelf is believed empty whatever the sensor reads;
+        ``best_before`` is when the stock goes past its date.
         """
         estimate = self.estimator.estimate
         if estimate is None:
@@ -411,6 +427,7 @@ class Forecaster:
             # The level is only as sure as the sensor's zero, which drifts.
             noise=math.hypot(estimate.noise, estimate.drift),
             on_the_way=extra_stock,
+            best_before=best_before,
         )
 
 

@@ -80,8 +80,8 @@ def arrives_in_time(
     item: ItemSpec, run_out: RunOut, lead_hours: float, now: datetime, settings: PolicySettings
 ) -> bool:
     """Whether an order placed now that takes up to ``lead_hours`` (plus the margin)
-    comes before the item's early run-out."""
-    return run_out.at(settings.z(item)) > now + timedelta(hours=lead_hours) + settings.margin
+    comes before the item's early run-out, or before its stock goes past its date."""
+    return run_out.gone_by(settings.z(item)) > now + timedelta(hours=lead_hours) + settings.margin
 
 
 def is_due(item: ItemSpec, run_out: RunOut, now: datetime, settings: PolicySettings) -> bool:

@@ -580,3 +580,42 @@ def test_refills_replayed_after_a_restart_are_not_taken_for_shopping_by_hand() -
     assert not brain.bought_by_hand["rice"]
     assert lines
     assert all("bought by hand" not in line.explanation for line in lines)
+
+
+def milk_past_its_date(*, away_from: int | None = None) -> tuple[Brain, list[OrderDecision]]:
+    """A household that drinks 90 g of milk a day, three times, with a carton put in the
+    fridge on its second day (it keeps 10 days): what is left goes off long before it
+    is drunk. From ``away_from`` (an hour) on, nobody is home."""
+    milk = msgspec.structs.replace(MILK, initial=800, cycle_days=None)
+    brain = Brain("h", [milk])
+    level, decisions = 800.0, []
+    for hour in range(11 * 24):
+        now = T0 + timedelta(hours=hour)
+        home = away_from is None or hour < away_from
+        if home and hour % 24 in (7, 12, 19):
+            level = max(level - 30, 0.0)
+        if hour == 30:
+            level += 1000  # bought by hand: the carton that goes off on day 11
+        brain.observe("milk", Reading(ts=now, value=level, unit="g", seq=hour), now)
+        decisions += brain.decide(now)
+    return brain, decisions
+
+
+def test_fresh_stock_is_ordered_to_come_before_what_is_left_goes_past_its_date() -> None:
+    """The forecast says the carton lasts two more weeks; its date says ten days. Fresh
+    milk is ordered to come, at the longest lead time, before it goes off, and the
+    explanation says so."""
+    _, decisions = milk_past_its_date()
+    (decision,) = decisions
+    best_before = T0 + timedelta(hours=30, days=10)
+    assert decision.created_at + timedelta(hours=48) <= best_before
+    assert decision.created_at >= best_before - timedelta(days=3)  # not needlessly early
+    assert "goes past its date ~" in decision.explanation
+    assert decision.lines[0].packs == 1
+
+
+def test_nothing_is_ordered_for_its_date_while_nobody_is_home() -> None:
+    """Away since day 5: the carton goes off in an empty home, and no fresh milk is sent
+    to it (what is left still lasts by the forecast)."""
+    _, decisions = milk_past_its_date(away_from=5 * 24)
+    assert decisions == []
