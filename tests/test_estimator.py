@@ -392,3 +392,21 @@ def test_a_zero_crept_below_the_scale_reads_nothing_and_is_not_believed() -> Non
     assert estimator.credit == 0
     assert estimator.estimate is not None
     assert estimator.estimate.level == pytest.approx(300 + 60 * 40, abs=60)
+
+
+def test_what_is_left_goes_past_its_date_at_the_last_refills() -> None:
+    """First in, first out: what is left is the newest lot, dated from when it came.
+    Stock no refill brought, items that keep and a date already past have none."""
+    unseen = LevelEstimator(MILK)  # keeps 10 days
+    feed(unseen, [500, 500, 480])
+    assert unseen.best_before(T0 + timedelta(hours=3)) is None  # the first stock
+    milk = LevelEstimator(MILK)
+    feed(milk, [500, 500, 480, 1480, 1480, 1470, 2470, 2470])
+    came = T0 + timedelta(hours=6)
+    assert [refill.ts for refill in milk.refills] == [T0 + timedelta(hours=3), came]
+    assert milk.best_before(came + timedelta(days=1)) == came + timedelta(days=10)
+    assert milk.best_before(came + timedelta(days=11)) is None  # the readings are believed
+    detergent = LevelEstimator(DETERGENT)  # keeps
+    feed(detergent, [500, 500, 2000, 2000])
+    assert detergent.refills
+    assert detergent.best_before(T0 + timedelta(days=1)) is None
