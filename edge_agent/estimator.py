@@ -78,6 +78,10 @@ SUDDEN_USE = 2.0
 #: Where the zero was known (the first reading, a full store), the latest this many
 #: times, give its creep rate once they span this long: a linear creep, both ways.
 ZERO_POINTS = 6
+#: Two confirmed deliveries that show short, each by more than a zero wanders, whose
+#: shortfalls put the zero on one line from where it was last known (rates within this
+#: share of each other), are two full stores: a big use would not keep to a line.
+AGREEING_CREEP = 0.15
 ZERO_SPAN = timedelta(days=5)
 #: ... if it is more than this many times the sd of a day's ordinary drift.
 CREEP_SHOWN = 2.0
@@ -170,6 +174,8 @@ class LevelEstimator:
         self._zero_offset = 0.0
         #: (ts, offset) wherever the zero was known, for its creep rate.
         self._zeros: deque[tuple[datetime, float]] = deque(maxlen=ZERO_POINTS)
+        #: Confirmed deliveries that showed short, maybe full stores: (ts, offset then).
+        self._short: deque[tuple[datetime, float]] = deque(maxlen=2)
         #: The creep rate per hour the zeros gave, and that consumption was corrected by.
         self._calibrated: float | None = None
         #: Stock that a confirmed delivery proved and the readings do not show, because
@@ -399,8 +405,29 @@ class LevelEstimator:
             return
         shift = capacity - believed
         sudden = confirmed and quantity - rise > self._sudden_use() and not self._packs(rise)
-        if sudden or self._could_have_drifted(shift):
+        if sudden or self._could_have_drifted(shift) or self._on_the_line(refill.ts, shift):
             self._zero_is(self.offset - shift, refill.ts)
+        elif confirmed and not self._packs(rise):
+            self._short.append((refill.ts, self.offset - shift))
+
+    def _on_the_line(self, ts: datetime, shift: float) -> bool:
+        """Whether a delivery that shows ``shift`` short at ``ts`` puts the zero on one
+        line with the last one that showed short and where the zero was last known."""
+        if not self._short or self._zero_at is None or ts <= self._zero_at:
+            return False
+        earlier, offset = self._short[-1]
+        if earlier <= self._zero_at:
+            return False
+        # The zero's creep from where it was last known, and between the two shortfalls:
+        # two like shortfalls close together agree with any line from far away.
+        now = self.offset - shift
+        rates = [
+            (now - self._zero_offset) / (ts - self._zero_at).total_seconds(),
+            (now - offset) / (ts - earlier).total_seconds(),
+        ]
+        if rates[0] * rates[1] <= 0:
+            return False
+        return abs(rates[0] - rates[1]) <= AGREEING_CREEP * max(abs(rate) for rate in rates)
 
     def _packs(self, rise: float) -> bool:
         """Whether ``rise`` is one or more whole packs, as far as a refill can tell."""

@@ -410,3 +410,31 @@ def test_what_is_left_goes_past_its_date_at_the_last_refills() -> None:
     feed(detergent, [500, 500, 2000, 2000])
     assert detergent.refills
     assert detergent.best_before(T0 + timedelta(days=1)) is None
+
+
+def test_two_confirmed_shortfalls_on_the_creeps_line_are_two_full_stores() -> None:
+    """The gauge creeps down 60 ml a day, and one wash took 900 ml, so a shortfall under
+    1.8 L could be a wash as the bottles went in. On day 10 two bottles come into a tank
+    with 1 L in it and show 1 L short: maybe a wash, maybe a full tank; the zero is left
+    alone. On day 20 one bottle comes and shows 900 ml short. Both shortfalls put the zero
+    on one line from the first reading, 60 ml a day down, as no pair of washes would:
+    the tank is full, and the creep is measured."""
+    rng = random.Random(5)
+    estimator = LevelEstimator(DETERGENT)
+    level = 2500.0
+    for hour in range(24 * 10):
+        if hour % 24 == 20:
+            level -= 60
+        if hour == 24 * 2 + 9:
+            level -= 900  # the one big wash
+        value = level - 60 * hour / 24 + rng.gauss(0, 3)
+        estimator.observe(T0 + timedelta(hours=hour), round(value))
+    level = deliver(estimator, level, -60, packs=2, confirmed=True)
+    assert level == DETERGENT.capacity
+    assert estimator.offset == 0  # one shortfall alone is no proof
+    level = use_detergent(estimator, level, -60, days=10)
+    level = deliver(estimator, level, -60, packs=1, ordered=1, confirmed=True)
+    assert level == DETERGENT.capacity
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=30)
+    assert estimator.creep == pytest.approx(-60 / 24, rel=0.05)
