@@ -78,13 +78,14 @@ SUDDEN_USE = 2.0
 #: Where the zero was known (the first reading, a full store), the latest this many
 #: times, give its creep rate once they span this long: a linear creep, both ways.
 ZERO_POINTS = 6
-#: Two confirmed deliveries that show short, each by more than a zero wanders, whose
-#: shortfalls put the zero on one line from where it was last known (rates within this
-#: share of each other), are two full stores: a big use would not keep to a line.
-AGREEING_CREEP = 0.15
 ZERO_SPAN = timedelta(days=5)
 #: ... if it is more than this many times the sd of a day's ordinary drift.
 CREEP_SHOWN = 2.0
+#: Two confirmed deliveries that show short, by more than a zero wanders and less than
+#: a big use, are two full stores if their shortfalls put the zero on one line with
+#: where it was last known (the creeps from there and between them within this share
+#: of each other): a pair of big uses would not keep to a line.
+AGREEING_CREEP = 0.15
 #: A noisy sensor repeating its value this many times in a row is taken to be stuck.
 STUCK_RUN = 3
 _HOUR = 3600.0
@@ -364,7 +365,7 @@ class LevelEstimator:
         self.credited_at = ts
 
     def best_before(self, now: datetime) -> datetime | None:
-        """When the stock on the shelf goes past its date, if it is still used by then.
+        """When the stock on the shelf goes past its date.
 
         The oldest stock goes first, so what is left is always the newest lot: it is
         all gone at the last refill's date (a refill keeps ``shelf_life_days`` from when
@@ -415,15 +416,15 @@ class LevelEstimator:
         line with the last one that showed short and where the zero was last known."""
         if not self._short or self._zero_at is None or ts <= self._zero_at:
             return False
-        earlier, offset = self._short[-1]
+        earlier, offset_then = self._short[-1]
         if earlier <= self._zero_at:
             return False
         # The zero's creep from where it was last known, and between the two shortfalls:
         # two like shortfalls close together agree with any line from far away.
-        now = self.offset - shift
+        offset_now = self.offset - shift
         rates = [
-            (now - self._zero_offset) / (ts - self._zero_at).total_seconds(),
-            (now - offset) / (ts - earlier).total_seconds(),
+            (offset_now - self._zero_offset) / (ts - self._zero_at).total_seconds(),
+            (offset_now - offset_then) / (ts - earlier).total_seconds(),
         ]
         if rates[0] * rates[1] <= 0:
             return False
