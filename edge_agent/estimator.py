@@ -405,10 +405,12 @@ class LevelEstimator:
         if rise >= quantity - tolerance or believed >= capacity - tolerance:
             return
         shift = capacity - believed
-        sudden = confirmed and quantity - rise > self._sudden_use() and not self._packs(rise)
+        # The shop's word that this was the delivery, and no packs left out of it.
+        unexplained = confirmed and not self._packs(rise)
+        sudden = unexplained and quantity - rise > self._sudden_use()
         if sudden or self._could_have_drifted(shift) or self._on_the_line(refill.ts, shift):
             self._zero_is(self.offset - shift, refill.ts)
-        elif confirmed and not self._packs(rise):
+        elif unexplained:
             self._short.append((refill.ts, self.offset - shift))
 
     def _on_the_line(self, ts: datetime, shift: float) -> bool:
