@@ -52,6 +52,9 @@ OVERDUE = timedelta(days=2)
 #: A delivered order keeps counting as on its way until its refill shows in the readings
 #: (the median filter takes a few readings), or for this long at most.
 DELIVERY_GRACE = timedelta(hours=6)
+#: Orders seen arriving in full before the shop said so are kept this many at most, in
+#: case the shop then says another order is the one that came.
+SETTLED_MEMORY = 16
 #: A sensor that has sent nothing for this long (72 hourly heartbeats missed) is offline:
 #: its item is not ordered until it reports again, as orders would be guesses.
 OFFLINE_AFTER = timedelta(days=3)
@@ -88,7 +91,8 @@ class OrderDecision:
 @dataclass(slots=True)
 class _OpenOrder:
     decision: OrderDecision
-    arrived: set[str] = field(default_factory=set)  # items whose refill was seen
+    #: Items whose refill was seen, and when the refill was read.
+    arrived: dict[str, datetime] = field(default_factory=dict)
     delivered_at: datetime | None = None  # when the shop said it was delivered
     approved_at: datetime | None = None  # when the household approved a held order
 
@@ -100,6 +104,11 @@ class _OpenOrder:
         quickest = max(items[line.item].lead_time_hours.min for line in self.decision.lines)
         sent = self.approved_at or self.decision.created_at
         return ts >= sent + timedelta(hours=quickest) - EARLY_ARRIVAL
+
+    @property
+    def complete(self) -> bool:
+        """Whether every line's refill was seen."""
+        return self.arrived.keys() >= {line.item for line in self.decision.lines}
 
     def coming(self, item: ItemSpec) -> float:
         """How much of ``item`` it brings that no refill has shown yet."""
@@ -148,6 +157,8 @@ class Brain:
             item_id: Forecaster(estimator) for item_id, estimator in self.estimators.items()
         }
         self._open: dict[str, _OpenOrder] = {}
+        #: Orders closed as every line was seen arriving, before the shop said it came.
+        self._settled: deque[_OpenOrder] = deque(maxlen=SETTLED_MEMORY)
         #: The second the last order was decided in, and how many were decided in it.
         self._stamp, self._stamped = "", 0
         self._hold_until: dict[str, datetime] = {}
@@ -284,9 +295,14 @@ class Brain:
             return
         if status in UNSPENT:
             self.spending.forget(request_id)
+        self._settled = deque(
+            (order for order in self._settled if order.decision.request_id != request_id),
+            maxlen=SETTLED_MEMORY,
+        )
         if status == "delivered" and (order := self._open.get(request_id)) is not None:
             # Until the sensors show it, the delivery still counts as on its way.
             order.delivered_at = now
+            self._claim_arrivals(order, now)
             return
         order = self._open.pop(request_id, None)
         if order is not None and status in ("rejected", "failed"):
@@ -438,6 +454,36 @@ class Brain:
             if request_id not in self._open:  # one tracked again after a restart
                 return request_id
 
+    def _claim_arrivals(self, order: _OpenOrder, now: datetime) -> None:
+        """The shop says ``order`` came: a refill of one of its items that was matched,
+        before the news, to another order of the item not said to have come was this
+        order's. That other order is open again, to be matched when it comes.
+
+        Lead times overlap, so a later order of an item can come first: without this
+        its refill closes the earlier order, and when that one comes it looks bought by
+        hand while the later one waits for a refill that was already seen.
+        """
+        for line in order.decision.lines:
+            if line.item in order.arrived:
+                continue
+            for other in [*self._open.values(), *self._settled]:
+                seen = other.arrived.get(line.item)
+                if (
+                    other is order
+                    or other.delivered_at is not None
+                    or seen is None
+                    or now - seen > DELIVERY_GRACE
+                    or not order.could_be_here(seen, self.items)
+                ):
+                    continue
+                order.arrived[line.item] = other.arrived.pop(line.item)
+                if other in self._settled:
+                    self._settled.remove(other)
+                    self._open[other.decision.request_id] = other
+                break
+        if order.complete:
+            del self._open[order.decision.request_id]
+
     def _believe_delivery(self, order: _OpenOrder, delivered_at: datetime, now: datetime) -> None:
         """The shop delivered ``order`` and its grace is over: what the readings never
         showed is on the shelf all the same, less the use seen since (for a sensor below
@@ -535,8 +581,11 @@ class Brain:
         )
 
     def _match_arrival(self, item_id: str, refill: Refill) -> None:
+        """Match a refill to the open order it delivers, one the shop said came first;
+        with none, it was bought by hand."""
         item = self.items[item_id]
-        for order in self._open.values():
+        orders = sorted(self._open.values(), key=lambda order: not order.delivered_near(refill.ts))
+        for order in orders:
             # A refill before the order could come is groceries bought by hand.
             if not order.could_be_here(refill.ts, self.items):
                 continue
@@ -544,10 +593,12 @@ class Brain:
             # A delivery the shop confirmed may show short: the store ran over.
             confirmed = order.delivered_near(refill.ts)
             if ordered and (refill.quantity >= ARRIVAL_SHARE * ordered or confirmed):
-                order.arrived.add(item_id)
+                order.arrived[item_id] = refill.ts
                 self.estimators[item_id].delivered(refill, ordered, confirmed=confirmed)
-                if order.arrived >= {line.item for line in order.decision.lines}:
+                if order.complete:
                     del self._open[order.decision.request_id]
+                    if order.delivered_at is None:
+                        self._settled.append(order)
                 return
         # No order of it open, while the brain has been deciding, seen arriving on a sound
         # sensor: bought by hand. (The readings replayed after a restart show refills

@@ -473,6 +473,41 @@ def test_groceries_bought_by_hand_before_an_order_can_come_are_not_taken_for_it(
     assert brain.on_the_way("milk", now) == ordered
 
 
+@pytest.mark.parametrize("news", [timedelta(hours=1), timedelta(hours=-1)], ids=["after", "before"])
+def test_an_order_that_comes_before_an_earlier_one_leaves_that_one_on_its_way(
+    news: timedelta,
+) -> None:
+    """Milk is ordered at midnight and again half an hour later (24-48 h each), and the
+    second order comes first. The shop says which order came an hour after its refill
+    shows (so the refill may first be taken for the first order) or an hour before.
+    Either way the first is then still on its way, and its refill the next evening is
+    that delivery, not milk bought by hand. (Taken for shopping, it had the live demo
+    order short for the rest of the run, and its milk ran out.)"""
+    brain = Brain("h", [MILK])
+    first = OrderDecision("r1", T0, (LinePlan("milk", 1, "due now"),))
+    second = OrderDecision("r2", T0 + timedelta(minutes=30), (LinePlan("milk", 1, "joins"),))
+    brain.track(first)
+    brain.track(second)
+    level = 2000.0
+    for step in range(48 * 4):
+        now = T0 + timedelta(minutes=15 * step)
+        level -= 2.5  # 240 g a day
+        if now in (T0 + timedelta(hours=26), T0 + timedelta(hours=40)):
+            level += 1000
+        if now == T0 + timedelta(hours=26) + news:
+            brain.update_status("r2", "delivered", now)
+        if now == T0 + timedelta(hours=40) + news:
+            brain.update_status("r1", "delivered", now)
+        brain.observe("milk", Reading(ts=now, value=round(level), unit="g", seq=step), now)
+        brain.decide(now)
+        if now == T0 + timedelta(hours=36):  # the second's grace is over, the first due
+            assert brain.on_the_way("milk", now) == 1000
+            assert [order.request_id for order in brain.open_orders] == ["r1"]
+    assert not brain.bought_by_hand["milk"]
+    assert brain.open_orders == []
+    assert len(brain.estimators["milk"].refills) == 2
+
+
 def test_a_tank_whose_gauge_creeps_down_is_not_run_over_again_and_again() -> None:
     """A detergent tank (3 L, bottles of 1.5 L) whose gauge's zero creeps down 15 ml a
     day: the agent believes it emptier than it is, and the first delivery of two bottles
