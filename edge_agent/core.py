@@ -158,7 +158,7 @@ class Brain:
         }
         self._open: dict[str, _OpenOrder] = {}
         #: Orders closed as every line was seen arriving, before the shop said it came.
-        self._settled: deque[_OpenOrder] = deque(maxlen=SETTLED_MEMORY)
+        self._settled: dict[str, _OpenOrder] = {}
         #: The second the last order was decided in, and how many were decided in it.
         self._stamp, self._stamped = "", 0
         self._hold_until: dict[str, datetime] = {}
@@ -295,10 +295,7 @@ class Brain:
             return
         if status in UNSPENT:
             self.spending.forget(request_id)
-        self._settled = deque(
-            (order for order in self._settled if order.decision.request_id != request_id),
-            maxlen=SETTLED_MEMORY,
-        )
+        self._settled.pop(request_id, None)
         if status == "delivered" and (order := self._open.get(request_id)) is not None:
             # Until the sensors show it, the delivery still counts as on its way.
             order.delivered_at = now
@@ -454,6 +451,12 @@ class Brain:
             if request_id not in self._open:  # one tracked again after a restart
                 return request_id
 
+    def _settle(self, order: _OpenOrder) -> None:
+        """Keep ``order``, seen arriving in full before the shop said it came, a while."""
+        self._settled[order.decision.request_id] = order
+        if len(self._settled) > SETTLED_MEMORY:
+            del self._settled[next(iter(self._settled))]
+
     def _claim_arrivals(self, order: _OpenOrder, now: datetime) -> None:
         """The shop says ``order`` came: a refill of one of its items that was matched,
         before the news, to another order of the item not said to have come was this
@@ -466,7 +469,7 @@ class Brain:
         for line in order.decision.lines:
             if line.item in order.arrived:
                 continue
-            for other in [*self._open.values(), *self._settled]:
+            for other in [*self._open.values(), *self._settled.values()]:
                 seen = other.arrived.get(line.item)
                 if (
                     other is order
@@ -477,9 +480,9 @@ class Brain:
                 ):
                     continue
                 order.arrived[line.item] = other.arrived.pop(line.item)
-                if other in self._settled:
-                    self._settled.remove(other)
-                    self._open[other.decision.request_id] = other
+                # The other order is open again, whether it still was or had settled.
+                self._settled.pop(other.decision.request_id, None)
+                self._open[other.decision.request_id] = other
                 break
         if order.complete:
             del self._open[order.decision.request_id]
@@ -598,7 +601,7 @@ class Brain:
                 if order.complete:
                     del self._open[order.decision.request_id]
                     if order.delivered_at is None:
-                        self._settled.append(order)
+                        self._settle(order)
                 return
         # No order of it open, while the brain has been deciding, seen arriving on a sound
         # sensor: bought by hand. (The readings replayed after a restart show refills
