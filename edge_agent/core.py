@@ -64,6 +64,9 @@ HAND_MEMORY = timedelta(days=28)
 HAND_ROOM_SHARE = 0.5
 #: Besides after every reading, the agent decides on this tick, so time alone can order.
 DECIDE_EVERY = timedelta(minutes=15)
+#: At start, no order until every item has been heard from, or for this long at most: a
+#: heartbeat an hour is typical (docs/protocol.md), and devices start one by one.
+STARTUP_WAIT = timedelta(minutes=75)
 
 
 class ReadingRejected(RestockError):
@@ -377,6 +380,8 @@ class Brain:
         of it fits: a delivery that comes anyway brings it, and it needs none later.
         """
         self._live_since = self._live_since or now
+        if self._starting(now):
+            return []
         for request_id, order in list(self._open.items()):
             if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
                 self._believe_delivery(order, order.delivered_at, now)
@@ -514,6 +519,19 @@ class Brain:
             at_least = min(line.packs * item.pack_size, item.capacity) - used
             if run_out is not None and run_out.level_at(now) < at_least:
                 estimator.believe(now, at_least)
+
+    def _starting(self, now: datetime) -> bool:
+        """Whether the agent has only just started and some item is still unheard of.
+
+        The devices report one by one: ordering on the first reading that shows an item
+        due would order it alone, and the next item due in another delivery minutes
+        later. A device that stays silent holds the others back :data:`STARTUP_WAIT` at
+        most. Readings replayed after a restart count as heard.
+        """
+        assert self._live_since is not None
+        if now - self._live_since >= STARTUP_WAIT:
+            return False
+        return any(estimator.last_reading is None for estimator in self.estimators.values())
 
     def _apply_budget(
         self, decisions: list[OrderDecision], now: datetime, *, due: Collection[str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edge_agent import protocol
 from edge_agent.bridge_client import BridgeClient
 from edge_agent.budget import BudgetSettings
 from edge_agent.clock import SimulatedClock
@@ -10,6 +11,8 @@ from edge_agent.service import AgentService
 from edge_agent.store import AgentStore
 from edge_agent.webhooks import new_secret
 from tests.items import COFFEE, MILK, T0
+
+MILK_TOPIC = protocol.reading_topic("home", "fridge", "milk")
 
 
 def make_agent(
@@ -35,3 +38,11 @@ def make_agent(
         clock=SimulatedClock(T0, speed=1.0),
         budget=budget,
     )
+
+
+def full_fridge(agent: AgentService) -> None:
+    """The fridge reports a full milk shelf at ``T0``. At start the agent orders nothing
+    until every item has been heard from (or for ``STARTUP_WAIT``); after this, what
+    the coffee machine reports due is ordered at once."""
+    reading = protocol.Reading(ts=T0, value=MILK.capacity, unit="g", seq=1)
+    agent.handle(MILK_TOPIC, protocol.encode(reading))

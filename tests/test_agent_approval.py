@@ -22,7 +22,7 @@ from edge_agent.service import AgentService
 from edge_agent.store import QUEUED, AgentStore
 from edge_agent.webhooks import new_secret
 from simulators.ports import free_port
-from tests.agents import make_agent
+from tests.agents import full_fridge, make_agent
 from tests.items import T0
 from tests.test_agent_config import config_text
 from tests.test_agent_outbox import ShopInbox, running_bridge
@@ -34,7 +34,8 @@ LIMIT = BudgetSettings(approve_above=5)
 
 
 def empty_coffee(agent: AgentService) -> OrderDecision:
-    """Feed an empty coffee reading; return the one order it makes."""
+    """Feed a full fridge and an empty coffee reading; return the one order they make."""
+    full_fridge(agent)
     reading = protocol.Reading(ts=T0, value=0, unit="g", seq=1)
     agent.handle(COFFEE_TOPIC, protocol.encode(reading))
     (order,) = agent.store.orders()

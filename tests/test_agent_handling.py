@@ -9,7 +9,7 @@ import pytest
 
 from edge_agent import protocol
 from edge_agent.store import AgentStore
-from tests.agents import make_agent
+from tests.agents import full_fridge, make_agent
 from tests.items import T0
 
 
@@ -74,6 +74,7 @@ def test_order_is_stored_before_sending_and_survives_restart(tmp_path) -> None:
     """A decided order is in SQLite, queued, before any send; a restart keeps it in flight."""
     path = tmp_path / "agent.db"
     service = make_agent(AgentStore(path))
+    full_fridge(service)
     service.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), reading(0, 1))
     queued = service.store.orders(queued_only=True)
     assert [line.item for line in queued[0].decision.lines] == ["coffee"]

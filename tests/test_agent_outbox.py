@@ -18,7 +18,7 @@ from edge_agent.store import AgentStore
 from edge_agent.webhooks import new_secret
 from simulators.demo import serve
 from simulators.ports import free_port
-from tests.agents import make_agent
+from tests.agents import full_fridge, make_agent
 from tests.items import T0
 
 WAIT = 10
@@ -65,6 +65,7 @@ async def test_order_is_resent_with_the_same_id_until_the_bridge_confirms(
         secret = bridge_store.add_device("home", "agent", now=SystemClock().now())
     port = free_port()
     agent = make_agent(AgentStore(tmp_path / "agent.db"), bridge_port=port, secret=secret)
+    full_fridge(agent)
     agent.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), empty_coffee())
     (queued,) = agent.store.orders(queued_only=True)
 

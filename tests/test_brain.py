@@ -9,11 +9,18 @@ import msgspec
 import pytest
 
 from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
-from edge_agent.core import DELIVERY_GRACE, OFFLINE_AFTER, OVERDUE, Brain, OrderDecision
+from edge_agent.core import (
+    DELIVERY_GRACE,
+    OFFLINE_AFTER,
+    OVERDUE,
+    STARTUP_WAIT,
+    Brain,
+    OrderDecision,
+)
 from edge_agent.forecast import forecast
 from edge_agent.policy import LinePlan, is_due
 from edge_agent.protocol import Reading
-from tests.items import COFFEE, DETERGENT, MILK, RICE, T0
+from tests.items import COFFEE, DETERGENT, EGGS, MILK, RICE, T0
 
 
 def run_household(
@@ -654,3 +661,22 @@ def test_nothing_is_ordered_for_its_date_while_nobody_is_home() -> None:
     to it (what is left still lasts by the forecast)."""
     _, decisions = milk_past_its_date(away_from=5 * 24)
     assert decisions == []
+
+
+@pytest.mark.parametrize("eggs_report", [True, False], ids=["heard", "silent"])
+def test_at_start_nothing_is_ordered_until_every_item_is_heard_from(eggs_report: bool) -> None:
+    """The fridge's milk shelf reports first, low; its egg tray ten minutes later, low
+    too. Both go in one order, not the milk alone and the eggs in a second delivery
+    (five of the fifteen shipped households began with two or three orders in their
+    first hour). An egg tray that stays silent holds the milk back STARTUP_WAIT at most."""
+    brain = Brain("h", [MILK, EGGS])
+    assert brain.on_reading("milk", Reading(ts=T0, value=300, unit="g", seq=1), T0) == []
+    soon = T0 + timedelta(minutes=10)
+    if eggs_report:
+        (order,) = brain.on_reading("eggs", Reading(ts=soon, value=2, unit="egg", seq=1), soon)
+        assert [line.item for line in order.lines] == ["milk", "eggs"]
+        return
+    assert brain.decide(soon) == []
+    assert brain.decide(T0 + STARTUP_WAIT - timedelta(minutes=1)) == []
+    (order,) = brain.decide(T0 + STARTUP_WAIT)
+    assert [line.item for line in order.lines] == ["milk"]
