@@ -416,6 +416,8 @@ class Brain:
                 # With stock on its way, an order only goes if a pack fits beside it: more
                 # would not arrive sooner, and would not fit when it came.
                 line = self._plan_line(item, run_out, now, reason=reason, required=not coming)
+                if line is not None and not coming:
+                    line = self._top_up(item, line, now, empty=empty)
                 if line is not None:
                     due.append((item, line))
             elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
@@ -443,6 +445,29 @@ class Brain:
         for decision in decisions:
             self.track(decision)
         return decisions
+
+    def _top_up(self, item: ItemSpec, line: LinePlan, now: datetime, *, empty: bool) -> LinePlan:
+        """Add to a due line the packs the next decision would order beside it at once.
+
+        A due line is sized to be used before it expires in nine futures in ten, and may
+        not last until the next order could come; the next decision would then order
+        more beside it, as a line beside stock on its way is sized (used before expiry
+        in ``joining_use_level`` of futures), in a delivery of its own. Those packs come
+        in this order instead.
+        """
+        ordered = line.packs * item.pack_size
+        run_out = self.forecasters[item.id].forecast(now, extra_stock=ordered, empty=empty)
+        if run_out is None or not is_due(item, run_out, now, self.settings):
+            return line
+        more = self._plan_line(item, run_out, now, reason="", required=False)
+        if more is None:
+            return line
+        return LinePlan(
+            item=line.item,
+            packs=line.packs + more.packs,
+            explanation=f"{line.explanation}, and {more.packs} x {item.pack_size:g} {item.unit}"
+            " more, as that would not last until another order could come",
+        )
 
     def _request_id(self, now: datetime) -> str:
         """A new order's idempotency key: the household and the second, numbered from the

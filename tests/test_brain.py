@@ -680,3 +680,21 @@ def test_at_start_nothing_is_ordered_until_every_item_is_heard_from(eggs_report:
     assert brain.decide(T0 + STARTUP_WAIT - timedelta(minutes=1)) == []
     (order,) = brain.decide(T0 + STARTUP_WAIT)
     assert [line.item for line in order.lines] == ["milk"]
+
+
+def test_a_due_line_brings_at_once_what_the_next_decision_would_add() -> None:
+    """Milk said to last a day and a half, 800 g on the shelf, nothing seen used yet.
+    Sized to be used before it expires in nine futures in ten, the due line is one
+    pack; with that pack on its way the milk is still due, and a decision a second
+    later ordered two more in a second delivery (`no_cycle` ordered juice twice in one
+    minute). Those packs now come in the first order, and the next decision has
+    nothing to add."""
+    brisk = msgspec.structs.replace(MILK, cycle_days=1.5)
+    brain = Brain("h", [brisk])
+    (order,) = brain.on_reading("milk", Reading(ts=T0, value=800, unit="g", seq=1), T0)
+    (line,) = order.lines
+    assert line.packs == 3
+    assert "2 x 1000 g more, as that would not last until another order could come" in (
+        line.explanation
+    )
+    assert brain.decide(T0 + timedelta(seconds=1)) == []
