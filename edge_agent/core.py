@@ -24,7 +24,14 @@ from edge_agent.catalog import ItemSpec, index_items
 from edge_agent.errors import ApprovalError, RestockError
 from edge_agent.estimator import HISTORY, LevelEstimator, Refill, hour_of
 from edge_agent.forecast import Forecaster, RunOut
-from edge_agent.policy import LinePlan, PolicySettings, arrives_in_time, is_due, plan_line
+from edge_agent.policy import (
+    LinePlan,
+    PolicySettings,
+    arrives_in_time,
+    is_due,
+    packs_that_fit,
+    plan_line,
+)
 from edge_agent.protocol import FINAL_STATUSES, Reading
 
 #: An item quiet for this many of its usual gaps between uses, and this many of its long
@@ -459,13 +466,15 @@ class Brain:
         run_out = self.forecasters[item.id].forecast(now, extra_stock=ordered, empty=empty)
         if run_out is None or not is_due(item, run_out, now, self.settings):
             return line
-        more = self._plan_line(item, run_out, now, reason="", required=False)
-        if more is None:
+        more, _ = packs_that_fit(
+            item, run_out, now, self.settings, optional=True, room=self._room(item, now)
+        )
+        if more == 0:
             return line
         return LinePlan(
             item=line.item,
-            packs=line.packs + more.packs,
-            explanation=f"{line.explanation}, and {more.packs} x {item.pack_size:g} {item.unit}"
+            packs=line.packs + more,
+            explanation=f"{line.explanation}, and {more} x {item.pack_size:g} {item.unit}"
             " more, as that would not last until another order could come",
         )
 
@@ -620,11 +629,15 @@ class Brain:
         self, item: ItemSpec, run_out: RunOut, now: datetime, *, reason: str, required: bool
     ) -> LinePlan | None:
         """Size a line, leaving room for what the household has lately bought by hand."""
-        recent = [r.quantity for r in self.bought_by_hand[item.id] if now - r.ts < HAND_MEMORY]
-        room = min(max(recent, default=0.0), HAND_ROOM_SHARE * item.capacity)
+        room = self._room(item, now)
         return plan_line(
             item, run_out, self.settings, now, reason=reason, required=required, room=room
         )
+
+    def _room(self, item: ItemSpec, now: datetime) -> float:
+        """The room an order leaves for what the household has lately bought by hand."""
+        recent = [r.quantity for r in self.bought_by_hand[item.id] if now - r.ts < HAND_MEMORY]
+        return min(max(recent, default=0.0), HAND_ROOM_SHARE * item.capacity)
 
     def _match_arrival(self, item_id: str, refill: Refill) -> None:
         """Match a refill to the open order it delivers, one the shop said came first;
