@@ -7,8 +7,10 @@ consumption the estimator kept (28 days at most), and refitted every
 - **Rate.** Two recency-weighted means of the hourly use: a slow one (half-life
   :data:`SLOW_HALF_LIFE`) and a fast one (:data:`FAST_HALF_LIFE`). When the fast one
   has moved beyond what chance explains, the household's habits have shifted (a new
-  baby, a diet, guests) and the forecast follows the fast one. Hours when the item
-  was empty are left out: their demand was not seen.
+  baby, a diet, guests) and the forecast follows the fast one. A fall is also tested
+  by rank (:func:`_quiet_run`): days that vary widely hide a diet from a test of the
+  mean for weeks, but not the last few days all being quieter than the weeks before.
+  Hours when the item was empty are left out: their demand was not seen.
 - **Prior.** While history is short, the stated ``cycle_days`` (a pack per cycle) weighs
   as much as :data:`PRIOR_DAYS` days of history.
 - **Pattern.** A ridge regression (scikit-learn) of the hourly use on the hour of the day
@@ -50,6 +52,13 @@ SLOW_HALF_LIFE = 7.0  # days
 FAST_HALF_LIFE = 2.0  # days
 #: The fast rate is believed when it is this many standard errors from the slow one.
 SHIFT_Z = 2.5
+#: Habits fell when at least this many last days were quieter than the days before
+#: them (at least QUIET_BEFORE of those), by a rank test's z under QUIET_Z.
+QUIET_DAYS = 3
+QUIET_BEFORE = 7
+QUIET_Z = -3.3
+#: After such a fall the rate is never taken below this share of the slow rate.
+QUIET_FLOOR = 0.05
 #: A stated cycle weighs as much as this many days of (recency-weighted) history.
 PRIOR_DAYS = 1.0
 #: How far off a stated cycle may be, as a share of its rate (one standard deviation).
@@ -235,7 +244,11 @@ def fit(
         daily_variance = guess
 
     rate, basis = slow, f"{history_days:.0f} days of history"
-    if fast_days > 0.5 and slow_days > 0:
+    quiet = _quiet_run(totals)
+    if quiet:
+        rate = max(float(totals[-quiet:].mean()), QUIET_FLOOR * slow)
+        basis = f"use down over the last {quiet} days"
+    elif fast_days > 0.5 and slow_days > 0:
         standard_error = math.sqrt(daily_variance / fast_days)
         if abs(fast - slow) > SHIFT_Z * standard_error:
             # A lasting change: follow it at once when use went up, halfway when down.
@@ -270,6 +283,33 @@ def fit(
         basis=basis,
         whole_units=item.sensor == SensorKind.COUNT,
     )
+
+
+def _quiet_run(totals: NDArray[np.float64]) -> int:
+    """How many of the last days have been quieter than the days before them, beyond
+    what chance explains (habits fell: a diet); 0 if none.
+
+    Each split of the days into the last ``k`` and those before is tested with the
+    Mann-Whitney U statistic (pairs of a recent day and an earlier one where the recent
+    one was busier), which asks nothing of how use is distributed: one heavy day among
+    the quiet ones (visitors) weakens the evidence without breaking it. The shortest
+    split that passes :data:`QUIET_Z` is taken: longer ones may reach back before the
+    change, and pass on the strength of the days after it. Each day of the run must
+    show some use: days with none are the household away (it comes back).
+    """
+    n = len(totals)
+    if n < QUIET_DAYS + QUIET_BEFORE:
+        return 0
+    busier = (totals[:, None] > totals[None, :]) + 0.5 * (totals[:, None] == totals[None, :])
+    for k in range(QUIET_DAYS, n - QUIET_BEFORE + 1):
+        m = n - k
+        if totals[m:].min() <= 0:
+            # A day of no use at all is the household away, not habits changed.
+            return 0
+        u = float(busier[m:, :m].sum())
+        if (u + 0.5 - k * m / 2) / math.sqrt(k * m * (n + 1) / 12) < QUIET_Z:
+            return k
+    return 0
 
 
 def _day_to_day_spread(totals: NDArray[np.float64]) -> float:

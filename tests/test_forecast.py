@@ -123,7 +123,54 @@ def test_a_fall_in_use_is_followed_not_taken_for_spread() -> None:
     model = fit(estimator, T0 + timedelta(days=21))
     assert model is not None
     assert model.daily_variance**0.5 < 100  # around the median of both halves: 300
-    assert model.basis == "use down over the last days"
+    assert model.basis.startswith("use down over the last")
+    assert model.rate_per_day < 100
+
+
+def _noisy_days(rng: random.Random, days: int, mean: float = 480, sd: float = 300) -> list[float]:
+    """Days of milk that vary as a household's do, skewed: a quiet day is not half
+    the mean, but a brunch may be twice it."""
+    shape = (mean / sd) ** 2
+    return [rng.gammavariate(shape, mean / shape) for _ in range(days)]
+
+
+def _fit_days(days: list[float]) -> tuple[float, str]:
+    per_hour = [total / 24 for total in [0.0, *days] for _ in range(24)]
+    estimator = LevelEstimator(msgspec.structs.replace(MILK, capacity=40000))
+    feed_use(estimator, per_hour, 39000, noise=2)
+    model = fit(estimator, T0 + timedelta(days=len(days) + 1))
+    assert model is not None
+    return model.rate_per_day, model.basis
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_diet_is_followed_within_days_however_much_days_vary(seed: int) -> None:
+    """Milk used 480 g a day with an sd of 300 g, then 50 g: three quiet days are
+    within the day-to-day spread of the mean (2.5 standard errors is 430 g), but four
+    days each quieter than any of the three weeks before are not chance. The rate
+    follows them, not halfway to the old one, and one busy day among the quiet ones (a
+    visitor's tea) does not undo it."""
+    rng = random.Random(seed)
+    before = _noisy_days(rng, 21)
+    after = [min(rng.gauss(50, 20), 90.0) for _ in range(5)]
+    rate, basis = _fit_days(before + after)
+    assert basis == "use down over the last 5 days"
+    assert rate < 120
+    rate, basis = _fit_days([*before, *after, 350.0, 40.0, 60.0])
+    assert basis.startswith("use down over the last")
+    assert rate < 150
+
+
+@pytest.mark.parametrize("seed", range(1, 11))
+def test_days_that_vary_are_not_taken_for_a_diet(seed: int) -> None:
+    """The same household with no change of habits: a few quiet days in a row happen,
+    and are not taken for a fall in use, refitted every day for four weeks."""
+    rng = random.Random(seed)
+    days = _noisy_days(rng, 36)
+    for end in range(8, len(days)):
+        rate, basis = _fit_days(days[:end])
+        assert not basis.startswith("use down"), (end, days[:end])
+        assert rate > 250
 
 
 def test_days_that_repeat_a_whole_count_still_show_their_spread() -> None:
