@@ -244,10 +244,16 @@ def fit(
         daily_variance = guess
 
     rate, basis = slow, f"{history_days:.0f} days of history"
+    rate_days = max(slow_days, 0.5)
     quiet = _quiet_run(totals)
     if quiet:
-        rate = max(float(totals[-quiet:].mean()), QUIET_FLOOR * slow)
+        run = totals[-quiet:]
+        rate = max(float(run.mean()), QUIET_FLOOR * slow)
         basis = f"use down over the last {quiet} days"
+        # The days before the fall say nothing of how the days after it vary.
+        guess = (0.5 * rate) ** 2
+        daily_variance = (quiet * _day_to_day_spread(run) ** 2 + 2 * guess) / (quiet + 2)
+        rate_days = quiet
     elif fast_days > 0.5 and slow_days > 0:
         standard_error = math.sqrt(daily_variance / fast_days)
         if abs(fast - slow) > SHIFT_Z * standard_error:
@@ -255,7 +261,7 @@ def fit(
             rate = fast if fast > slow else (fast + slow) / 2
             basis = f"use {'up' if fast > slow else 'down'} over the last days"
     # The rate's own uncertainty, per day, as variances: sampling, and habits shifting.
-    doubt_parts = [daily_variance / max(slow_days, 0.5), (SHIFT_DOUBT * max(rate, 0.0)) ** 2]
+    doubt_parts = [daily_variance / rate_days, (SHIFT_DOUBT * max(rate, 0.0)) ** 2]
     # A drifting zero passes for use, or hides some: the rate is that much less sure.
     doubt_parts.append(daily_drift(item) ** 2)
     if prior is not None:

@@ -10,7 +10,7 @@ import pytest
 
 from edge_agent.catalog import SensorKind
 from edge_agent.estimator import LevelEstimator, hour_of
-from edge_agent.forecast import REFIT_EVERY, Forecaster, fit, forecast
+from edge_agent.forecast import REFIT_EVERY, DemandModel, Forecaster, fit, forecast
 from tests.items import COFFEE, EGGS, MILK, T0
 
 
@@ -134,13 +134,13 @@ def _noisy_days(rng: random.Random, days: int, mean: float = 480, sd: float = 30
     return [rng.gammavariate(shape, mean / shape) for _ in range(days)]
 
 
-def _fit_days(days: list[float]) -> tuple[float, str]:
+def _fit_days(days: list[float]) -> DemandModel:
     per_hour = [total / 24 for total in [0.0, *days] for _ in range(24)]
     estimator = LevelEstimator(msgspec.structs.replace(MILK, capacity=40000))
     feed_use(estimator, per_hour, 39000, noise=2)
     model = fit(estimator, T0 + timedelta(days=len(days) + 1))
     assert model is not None
-    return model.rate_per_day, model.basis
+    return model
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -148,17 +148,19 @@ def test_a_diet_is_followed_within_days_however_much_days_vary(seed: int) -> Non
     """Milk used 480 g a day with an sd of 300 g, then 50 g: three quiet days are
     within the day-to-day spread of the mean (2.5 standard errors is 430 g), but four
     days each quieter than any of the three weeks before are not chance. The rate
-    follows them, not halfway to the old one, and one busy day among the quiet ones (a
-    visitor's tea) does not undo it."""
+    follows them, not halfway to the old one, and so does the spread of days: the
+    weeks before say nothing of how 50 g a day varies. One busy day among the quiet ones
+    (a visitor's tea) does not undo it."""
     rng = random.Random(seed)
     before = _noisy_days(rng, 21)
     after = [min(rng.gauss(50, 20), 90.0) for _ in range(5)]
-    rate, basis = _fit_days(before + after)
-    assert basis == "use down over the last 5 days"
-    assert rate < 120
-    rate, basis = _fit_days([*before, *after, 350.0, 40.0, 60.0])
-    assert basis.startswith("use down over the last")
-    assert rate < 150
+    model = _fit_days(before + after)
+    assert model.basis == "use down over the last 5 days"
+    assert model.rate_per_day < 120
+    assert model.daily_variance**0.5 < 60
+    model = _fit_days([*before, *after, 350.0, 40.0, 60.0])
+    assert model.basis.startswith("use down over the last")
+    assert model.rate_per_day < 150
 
 
 @pytest.mark.parametrize("seed", range(1, 11))
@@ -168,9 +170,9 @@ def test_days_that_vary_are_not_taken_for_a_diet(seed: int) -> None:
     rng = random.Random(seed)
     days = _noisy_days(rng, 36)
     for end in range(8, len(days)):
-        rate, basis = _fit_days(days[:end])
-        assert not basis.startswith("use down"), (end, days[:end])
-        assert rate > 250
+        model = _fit_days(days[:end])
+        assert not model.basis.startswith("use down"), (end, days[:end])
+        assert model.rate_per_day > 250
 
 
 def test_days_that_repeat_a_whole_count_still_show_their_spread() -> None:
