@@ -464,7 +464,12 @@ class Brain:
         """
         ordered = line.packs * item.pack_size
         run_out = self.forecasters[item.id].forecast(now, extra_stock=ordered, empty=empty)
-        if run_out is None or not is_due(item, run_out, now, self.settings):
+        # Due again within half the shortest lead time, the next order (before this one
+        # has come) would come on its own. A whole lead time over-orders where it is long.
+        lead = item.lead_time_hours
+        if run_out is None or arrives_in_time(
+            item, run_out, lead.max + lead.min / 2, now, self.settings
+        ):
             return line
         more, _ = packs_that_fit(
             item, run_out, now, self.settings, optional=True, room=self._room(item, now)

@@ -698,3 +698,24 @@ def test_a_due_line_brings_at_once_what_the_next_decision_would_add() -> None:
         line.explanation
     )
     assert brain.decide(T0 + timedelta(seconds=1)) == []
+
+
+def test_a_due_line_brings_what_would_be_ordered_before_it_comes() -> None:
+    """The demo's milk: said to last a day and a half, 2 kg on the shelf. The due line
+    of one pack is enough for now, but not for long: six hours of use later (a little
+    brisker than said) the milk was due again, and a second pack came on its own, two
+    hours after the first. That pack now comes with the first, and nothing more is
+    ordered before they arrive."""
+    brisk = msgspec.structs.replace(MILK, cycle_days=1.5)
+    brain = Brain("h", [brisk])
+    (order,) = brain.on_reading("milk", Reading(ts=T0, value=2000, unit="g", seq=1), T0)
+    (line,) = order.lines
+    assert line.packs == 2
+    assert "1 x 1000 g more, as that would not last until another order could come" in (
+        line.explanation
+    )
+    for hour in range(1, 13):
+        now = T0 + timedelta(hours=hour)
+        reading = Reading(ts=now, value=2000 - 55 * hour, unit="g", seq=1 + hour)
+        assert brain.on_reading("milk", reading, now) == []
+        assert brain.decide(now) == []
