@@ -304,14 +304,15 @@ def _quiet_run(totals: NDArray[np.float64]) -> int:
     show some use: days with none are the household away (it comes back).
     """
     n = len(totals)
-    if n < QUIET_DAYS + QUIET_BEFORE:
+    # A day of no use at all is the household away, not habits changed: no run
+    # reaches back past it.
+    unused = np.flatnonzero(totals <= 0)
+    longest = min(n - 1 - int(unused[-1]) if len(unused) else n, n - QUIET_BEFORE)
+    if longest < QUIET_DAYS:
         return 0
     busier = (totals[:, None] > totals[None, :]) + 0.5 * (totals[:, None] == totals[None, :])
-    for k in range(QUIET_DAYS, n - QUIET_BEFORE + 1):
+    for k in range(QUIET_DAYS, longest + 1):
         m = n - k
-        if totals[m:].min() <= 0:
-            # A day of no use at all is the household away, not habits changed.
-            return 0
         u = float(busier[m:, :m].sum())
         if (u + 0.5 - k * m / 2) / math.sqrt(k * m * (n + 1) / 12) < QUIET_Z:
             return k

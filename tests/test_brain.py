@@ -682,40 +682,26 @@ def test_at_start_nothing_is_ordered_until_every_item_is_heard_from(eggs_report:
     assert [line.item for line in order.lines] == ["milk"]
 
 
-def test_a_due_line_brings_at_once_what_the_next_decision_would_add() -> None:
-    """Milk said to last a day and a half, 800 g on the shelf, nothing seen used yet.
-    Sized to be used before it expires in nine futures in ten, the due line is one
-    pack; with that pack on its way the milk is still due, and a decision a second
-    later ordered two more in a second delivery (`no_cycle` ordered juice twice in one
-    minute). Those packs now come in the first order, and the next decision has
-    nothing to add."""
+@pytest.mark.parametrize(("level", "packs"), [(800, 3), (2000, 2)], ids=["at-once", "hours-later"])
+def test_a_due_line_brings_what_the_next_decision_would_add(level: float, packs: int) -> None:
+    """Milk said to last a day and a half, nothing seen used yet. Sized to be used
+    before it expires in nine futures in ten, the due line is one pack. With 800 g on
+    the shelf, the milk was still due with that pack on its way, and a decision a
+    second later ordered two more in a second delivery (`no_cycle` ordered juice twice
+    in one minute). With 2 kg (the demo's), one pack was enough for now, but six hours
+    of use later (a little brisker than said) the milk was due again, and a second pack
+    came on its own, two hours after the first. Those packs now come in the first
+    order, and nothing more is ordered in the next twelve hours."""
     brisk = msgspec.structs.replace(MILK, cycle_days=1.5)
     brain = Brain("h", [brisk])
-    (order,) = brain.on_reading("milk", Reading(ts=T0, value=800, unit="g", seq=1), T0)
+    (order,) = brain.on_reading("milk", Reading(ts=T0, value=level, unit="g", seq=1), T0)
     (line,) = order.lines
-    assert line.packs == 3
-    assert "2 x 1000 g more, as that would not last until another order could come" in (
-        line.explanation
-    )
+    assert line.packs == packs
+    more = f"{packs - 1} x 1000 g more, as that would not last until another order could come"
+    assert more in line.explanation
     assert brain.decide(T0 + timedelta(seconds=1)) == []
-
-
-def test_a_due_line_brings_what_would_be_ordered_before_it_comes() -> None:
-    """The demo's milk: said to last a day and a half, 2 kg on the shelf. The due line
-    of one pack is enough for now, but not for long: six hours of use later (a little
-    brisker than said) the milk was due again, and a second pack came on its own, two
-    hours after the first. That pack now comes with the first, and nothing more is
-    ordered before they arrive."""
-    brisk = msgspec.structs.replace(MILK, cycle_days=1.5)
-    brain = Brain("h", [brisk])
-    (order,) = brain.on_reading("milk", Reading(ts=T0, value=2000, unit="g", seq=1), T0)
-    (line,) = order.lines
-    assert line.packs == 2
-    assert "1 x 1000 g more, as that would not last until another order could come" in (
-        line.explanation
-    )
     for hour in range(1, 13):
         now = T0 + timedelta(hours=hour)
-        reading = Reading(ts=now, value=2000 - 55 * hour, unit="g", seq=1 + hour)
+        reading = Reading(ts=now, value=level - 55 * hour, unit="g", seq=1 + hour)
         assert brain.on_reading("milk", reading, now) == []
         assert brain.decide(now) == []
