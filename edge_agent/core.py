@@ -454,10 +454,11 @@ class Brain:
         return decisions
 
     def _top_up(self, item: ItemSpec, line: LinePlan, now: datetime, *, empty: bool) -> LinePlan:
-        """Add to a due line the packs the next decision would order beside it at once.
+        """Add to a due line the packs a decision before it comes would order beside it.
 
         A due line is sized to be used before it expires in nine futures in ten, and may
-        not last until the next order could come; the next decision would then order
+        not last until the next order could come: with it on its way, the item would be
+        due again within half its shortest lead time, and that decision would order
         more beside it, as a line beside stock on its way is sized (used before expiry
         in ``joining_use_level`` of futures), in a delivery of its own. Those packs come
         in this order instead.
