@@ -23,7 +23,13 @@ from edge_agent.budget import (
 from edge_agent.catalog import ItemSpec, index_items
 from edge_agent.errors import ApprovalError, RestockError
 from edge_agent.estimator import HISTORY, LevelEstimator, Refill, hour_of
-from edge_agent.forecast import Forecaster, RunOut
+from edge_agent.forecast import (
+    HOUSEHOLD_Z,
+    REFIT_EVERY,
+    Forecaster,
+    RunOut,
+    household_shift,
+)
 from edge_agent.policy import (
     LinePlan,
     PolicySettings,
@@ -186,6 +192,7 @@ class Brain:
         #: While the household seems away: since when, and the uses since it may be back.
         self._gone_at: datetime | None = None
         self._back: list[datetime] = []
+        self._sensed_at: datetime | None = None
 
     # --- inputs -------------------------------------------------------------------
 
@@ -256,9 +263,25 @@ class Brain:
         outlook = self._outlook(item_id, now)
         return outlook is not None and is_due(self.items[item_id], outlook[0], now, self.settings)
 
+    def _sense_household(self, now: datetime) -> None:
+        """Whether the household as a whole uses more than it did (guests): then every
+        item follows its own rise on less evidence."""
+        if now == self._sensed_at:
+            return
+        self._sensed_at = now
+        models = [
+            m
+            for f in self.forecasters.values()
+            if (m := f.current_model(now)) is not None and now - m.fitted_at < REFIT_EVERY
+        ]
+        busier = len(models) >= 3 and household_shift(models) > HOUSEHOLD_Z
+        for forecaster in self.forecasters.values():
+            forecaster.set_busier(busier)
+
     def _outlook(self, item_id: str, now: datetime) -> tuple[RunOut, float, bool] | None:
         """The forecast a decision rests on, with the stock on its way and whether the item
         is taken to be empty; ``None`` while the item is held back or has no forecast."""
+        self._sense_household(now)
         if now < self._hold_until.get(item_id, now):
             return None
         coming = self.on_the_way(item_id, now)
@@ -343,6 +366,7 @@ class Brain:
 
     def forecasts(self, now: datetime) -> dict[str, RunOut]:
         """The current run-out forecast of every item that has one."""
+        self._sense_household(now)
         result = {}
         for item_id, forecaster in self.forecasters.items():
             run_out = forecaster.forecast(now)

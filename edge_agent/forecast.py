@@ -10,7 +10,9 @@ consumption the estimator kept (28 days at most), and refitted every
   baby, a diet, guests) and the forecast follows the fast one. A fall is also tested
   by rank (:func:`_quiet_run`): days that vary widely hide a diet from a test of the
   mean for weeks, but not the last few days all being quieter than the weeks before.
-  Hours when the item was empty are left out: their demand was not seen.
+  Hours when the item was empty are left out: their demand was not seen. When the
+  household as a whole is busier (guests: every item's shift pooled, by the brain),
+  each item follows its last days (:func:`_surge`) on much less evidence of its own.
 - **Prior.** While history is short, the stated ``cycle_days`` (a pack per cycle) weighs
   as much as :data:`PRIOR_DAYS` days of history.
 - **Pattern.** A ridge regression (scikit-learn) of the hourly use on the hour of the day
@@ -52,6 +54,9 @@ SLOW_HALF_LIFE = 7.0  # days
 FAST_HALF_LIFE = 2.0  # days
 #: The fast rate is believed when it is this many standard errors from the slow one.
 SHIFT_Z = 2.5
+#: The household is busier (guests) when its items' shifts pooled
+#: (:func:`household_shift`) pass this z.
+HOUSEHOLD_Z = 3.5
 #: Habits fell when at least this many last days were quieter than the days before
 #: them (at least QUIET_BEFORE of those), by a rank test's z under QUIET_Z.
 QUIET_DAYS = 3
@@ -115,6 +120,8 @@ class DemandModel:
     basis: str
     #: Whether the item is counted in whole units (eggs, tablets), not weighed.
     whole_units: bool = False
+    #: How far the fast rate is from the slow one, in standard errors (+: use went up).
+    shift_z: float = 0.0
 
     def _cumulative_at(self, when: datetime) -> float:
         x = (when - hour_start(self.start_hour)).total_seconds() / 3600
@@ -199,7 +206,11 @@ def _days_until(level: float, model: DemandModel, z: float, noise: float) -> flo
 
 
 def fit(
-    estimator: LevelEstimator, now: datetime, *, absent: AbstractSet[int] = frozenset()
+    estimator: LevelEstimator,
+    now: datetime,
+    *,
+    absent: AbstractSet[int] = frozenset(),
+    busier: bool = False,
 ) -> DemandModel | None:
     """Fit the item's consumption model on its history up to ``now``; ``None`` with no basis.
 
@@ -224,7 +235,9 @@ def fit(
     observed = np.array([int(h) not in unseen for h in hours], dtype=float)
     age_days = (now_hour - hours) / 24
     slow_w = 0.5 ** (age_days / SLOW_HALF_LIFE) * observed
-    fast_w = 0.5 ** (age_days / FAST_HALF_LIFE) * observed
+    # Whole days weigh alike in the fast rate, or each quiet night would lower it and each
+    # busy morning raise it.
+    fast_w = 0.5 ** (np.floor(age_days) / FAST_HALF_LIFE) * observed
     slow_days, fast_days = slow_w.sum() / 24, fast_w.sum() / 24
     slow = 24 * float(slow_w @ use) / slow_w.sum() if slow_days > 0 else 0.0
     fast = 24 * float(fast_w @ use) / fast_w.sum() if fast_days > 0 else 0.0
@@ -254,12 +267,20 @@ def fit(
         guess = (0.5 * rate) ** 2
         daily_variance = (quiet * _day_to_day_spread(run) ** 2 + 2 * guess) / (quiet + 2)
         rate_days = quiet
-    elif fast_days > 0.5 and slow_days > 0:
-        standard_error = math.sqrt(daily_variance / fast_days)
-        if abs(fast - slow) > SHIFT_Z * standard_error:
-            # A lasting change: follow it at once when use went up, halfway when down.
-            rate = fast if fast > slow else (fast + slow) / 2
-            basis = f"use {'up' if fast > slow else 'down'} over the last days"
+    # How far the fast rate is from the slow one, in standard errors.
+    shift_z = 0.0
+    if fast_days > 0.5 and slow_days > 0 and daily_variance > 0:
+        shift_z = (fast - slow) / math.sqrt(daily_variance / fast_days)
+    surge = _surge(use, age_days, observed) if busier and not quiet else None
+    if surge is not None and surge[0] > slow:
+        # Guests, seen in every item together: the last days' rate, only as sure as the
+        # few days it rests on (they will leave).
+        rate, rate_days = surge
+        basis = "the household busier over the last days"
+    elif not quiet and abs(shift_z) > SHIFT_Z:
+        # A lasting change: follow it at once when use went up, halfway when down.
+        rate = fast if fast > slow else (fast + slow) / 2
+        basis = f"use {'up' if fast > slow else 'down'} over the last days"
     # The rate's own uncertainty, per day, as variances: sampling, and habits shifting.
     doubt_parts = [daily_variance / rate_days, (SHIFT_DOUBT * max(rate, 0.0)) ** 2]
     # A drifting zero passes for use, or hides some: the rate is that much less sure.
@@ -288,6 +309,7 @@ def fit(
         rate_sd=rate_sd,
         basis=basis,
         whole_units=item.sensor == SensorKind.COUNT,
+        shift_z=shift_z,
     )
 
 
@@ -317,6 +339,16 @@ def _quiet_run(totals: NDArray[np.float64]) -> int:
         if (u + 0.5 - k * m / 2) / math.sqrt(k * m * (n + 1) / 12) < QUIET_Z:
             return k
     return 0
+
+
+def _surge(
+    use: NDArray[np.float64], age_days: NDArray[np.float64], observed: NDArray[np.float64]
+) -> tuple[float, float]:
+    """The daily rate over the last whole days, each day weighing half the one after it,
+    and how many days of evidence that is."""
+    weights = 0.5 ** np.floor(age_days) * observed
+    days = float(weights.sum()) / 24
+    return (float(weights @ use) / days if days > 0 else 0.0), max(days, 0.5)
 
 
 def _day_to_day_spread(totals: NDArray[np.float64]) -> float:
@@ -355,6 +387,16 @@ def _pattern(
     week = np.maximum(week, PATTERN_FLOOR)
     week /= week.mean()
     return np.resize(week, HORIZON_HOURS)
+
+
+def household_shift(models: list[DemandModel]) -> float:
+    """How far the household's use as a whole moved: its items' shifts pooled (Stouffer)."""
+    if not models:
+        return 0.0
+    # One item is capped where it would shift on its own: one broken sensor, or one
+    # item's own change, is not the household.
+    capped = (min(max(m.shift_z, -SHIFT_Z), SHIFT_Z) for m in models)
+    return sum(capped) / math.sqrt(len(models))
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +471,14 @@ class Forecaster:
         self.refits = 0
         #: Hours the household was away, left out of the fit.
         self.absent: frozenset[int] = frozenset()
+        #: Whether the household as a whole is using more than it did (guests).
+        self.busier = False
+
+    def set_busier(self, busier: bool) -> None:
+        """The household is busier (or no longer): refit at the next forecast."""
+        if busier != self.busier:
+            self.busier = busier
+            self.model = None
 
     def leave_out(self, hours: AbstractSet[int]) -> None:
         """Leave ``hours`` (the household away) out of the fit, from the next forecast on."""
@@ -438,7 +488,7 @@ class Forecaster:
     def current_model(self, now: datetime) -> DemandModel | None:
         model = self.model
         if model is None or now - model.fitted_at >= REFIT_EVERY or now < model.fitted_at:
-            model = self.model = fit(self.estimator, now, absent=self.absent)
+            model = self.model = fit(self.estimator, now, absent=self.absent, busier=self.busier)
             self.refits += 1
         return model
 

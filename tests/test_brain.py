@@ -17,7 +17,7 @@ from edge_agent.core import (
     Brain,
     OrderDecision,
 )
-from edge_agent.forecast import forecast
+from edge_agent.forecast import RunOut, forecast
 from edge_agent.policy import LinePlan, is_due
 from edge_agent.protocol import Reading
 from tests.items import COFFEE, DETERGENT, EGGS, MILK, RICE, T0
@@ -705,3 +705,49 @@ def test_a_due_line_brings_what_the_next_decision_would_add(level: float, packs:
         reading = Reading(ts=now, value=level - 55 * hour, unit="g", seq=1 + hour)
         assert brain.on_reading("milk", reading, now) == []
         assert brain.decide(now) == []
+
+
+def household_with_guests(
+    surging: set[str], seed: int, visit: timedelta
+) -> tuple[dict[str, RunOut], dict[str, float]]:
+    """Three weeks of five items used at breakfast, lunch and dinner, each meal's use
+    varying by half; then ``visit`` with guests, who use 2.3 times as much of
+    ``surging``. Returns the forecasts at the end, and each item's usual daily use."""
+    daily = {"milk": 500.0, "juice": 300.0, "rice": 200.0, "flour": 150.0, "coffee": 40.0}
+    specs = {"milk": MILK, "juice": MILK, "rice": RICE, "flour": RICE, "coffee": COFFEE}
+    keep = {"capacity": 10**6, "shelf_life_days": None, "cycle_days": None}
+    brain = Brain("h", [msgspec.structs.replace(specs[i], id=i, **keep) for i in daily])
+    rng = random.Random(seed)
+    level = dict.fromkeys(daily, 10**5 / 2)
+    hours = 21 * 24 + int(visit / timedelta(hours=1))
+    for hour in range(hours + 1):
+        now = T0 + timedelta(hours=hour)
+        if hour % 24 in (7, 12, 19) and hour < hours:
+            for item_id, per_day in daily.items():
+                guests = 2.3 if hour >= 21 * 24 and item_id in surging else 1.0
+                level[item_id] -= guests * rng.gammavariate(4, per_day / 3 / 4)
+        for item_id, value in level.items():
+            brain.observe(item_id, Reading(ts=now, value=value, unit="g", seq=hour), now)
+        if hour % 6 == 0:
+            forecasts = brain.forecasts(now)  # as the agent's decisions would
+    return forecasts, daily
+
+
+@pytest.mark.parametrize("seed", range(1, 11))
+def test_guests_are_followed_by_every_item_once_the_household_shows_them(seed: int) -> None:
+    """Two days into a visit few items are sure on their own that their use went up, but
+    all of them together are: every forecast follows the last days, most of them at
+    more than one and a half times the usual rate (the guests' 2.3 is not yet all seen)."""
+    everything = {"milk", "juice", "rice", "flour", "coffee"}
+    forecasts, daily = household_with_guests(everything, seed, timedelta(hours=54))
+    assert {f.basis for f in forecasts.values()} == {"the household busier over the last days"}
+    ratios = sorted(forecasts[i].rate_per_day / daily[i] for i in everything)
+    assert ratios[2] > 1.5
+
+
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_one_item_rising_alone_is_not_the_household(seed: int) -> None:
+    forecasts, daily = household_with_guests({"milk"}, seed, timedelta(hours=54))
+    for item_id in ("juice", "rice", "flour", "coffee"):
+        assert "household" not in forecasts[item_id].basis
+        assert forecasts[item_id].rate_per_day < 1.3 * daily[item_id], item_id
