@@ -12,7 +12,7 @@ consumption the estimator kept (28 days at most), and refitted every
   mean for weeks, but not the last few days all being quieter than the weeks before.
   Hours when the item was empty are left out: their demand was not seen. When the
   household as a whole is busier (guests: every item's shift pooled, by the brain),
-  each item follows its last days (:func:`_surge`) on much less evidence of its own.
+  each item follows its last days on much less evidence of its own.
 - **Prior.** While history is short, the stated ``cycle_days`` (a pack per cycle) weighs
   as much as :data:`PRIOR_DAYS` days of history.
 - **Pattern.** A ridge regression (scikit-learn) of the hourly use on the hour of the day
@@ -238,9 +238,8 @@ def fit(
     # Whole days weigh alike in the fast rate, or each quiet night would lower it and each
     # busy morning raise it.
     fast_w = 0.5 ** (np.floor(age_days) / FAST_HALF_LIFE) * observed
-    slow_days, fast_days = slow_w.sum() / 24, fast_w.sum() / 24
-    slow = 24 * float(slow_w @ use) / slow_w.sum() if slow_days > 0 else 0.0
-    fast = 24 * float(fast_w @ use) / fast_w.sum() if fast_days > 0 else 0.0
+    slow, slow_days = _daily_rate(slow_w, use)
+    fast, fast_days = _daily_rate(fast_w, use)
     history_days = float(observed.sum()) / 24
 
     # The spread of single days over whole observed days (the last, aligned to now).
@@ -271,11 +270,11 @@ def fit(
     shift_z = 0.0
     if fast_days > 0.5 and slow_days > 0 and daily_variance > 0:
         shift_z = (fast - slow) / math.sqrt(daily_variance / fast_days)
-    surge = _surge(use, age_days, observed) if busier and not quiet else None
-    if surge is not None and surge[0] > slow:
-        # Guests, seen in every item together: the last days' rate, only as sure as the
-        # few days it rests on (they will leave).
-        rate, rate_days = surge
+    # Guests, seen in every item together: the last days' rate, each day weighing half
+    # the one after it, only as sure as the few days it rests on (they will leave).
+    surge = _daily_rate(0.5 ** np.floor(age_days) * observed, use) if busier else None
+    if not quiet and surge is not None and surge[0] > slow:
+        rate, rate_days = surge[0], max(surge[1], 0.5)
         basis = "the household busier over the last days"
     elif not quiet and abs(shift_z) > SHIFT_Z:
         # A lasting change: follow it at once when use went up, halfway when down.
@@ -341,14 +340,10 @@ def _quiet_run(totals: NDArray[np.float64]) -> int:
     return 0
 
 
-def _surge(
-    use: NDArray[np.float64], age_days: NDArray[np.float64], observed: NDArray[np.float64]
-) -> tuple[float, float]:
-    """The daily rate over the last whole days, each day weighing half the one after it,
-    and how many days of evidence that is."""
-    weights = 0.5 ** np.floor(age_days) * observed
-    days = float(weights.sum()) / 24
-    return (float(weights @ use) / days if days > 0 else 0.0), max(days, 0.5)
+def _daily_rate(weights: NDArray[np.float64], use: NDArray[np.float64]) -> tuple[float, float]:
+    """The weighted mean of hourly ``use`` as a daily rate, and the days of evidence."""
+    total = float(weights.sum())
+    return (24 * float(weights @ use) / total if total > 0 else 0.0), total / 24
 
 
 def _day_to_day_spread(totals: NDArray[np.float64]) -> float:
