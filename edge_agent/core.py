@@ -23,13 +23,7 @@ from edge_agent.budget import (
 from edge_agent.catalog import ItemSpec, index_items
 from edge_agent.errors import ApprovalError, RestockError
 from edge_agent.estimator import HISTORY, LevelEstimator, Refill, hour_of
-from edge_agent.forecast import (
-    HOUSEHOLD_Z,
-    REFIT_EVERY,
-    Forecaster,
-    RunOut,
-    household_shift,
-)
+from edge_agent.forecast import HOUSEHOLD_Z, Forecaster, RunOut, household_shift
 from edge_agent.policy import (
     LinePlan,
     PolicySettings,
@@ -269,11 +263,7 @@ class Brain:
         if now == self._sensed_at:
             return
         self._sensed_at = now
-        models = [
-            m
-            for f in self.forecasters.values()
-            if (m := f.current_model(now)) is not None and now - m.fitted_at < REFIT_EVERY
-        ]
+        models = [m for f in self.forecasters.values() if (m := f.current_model(now)) is not None]
         busier = len(models) >= 3 and household_shift(models) > HOUSEHOLD_Z
         for forecaster in self.forecasters.values():
             forecaster.set_busier(busier)
