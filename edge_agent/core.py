@@ -23,7 +23,13 @@ from edge_agent.budget import (
 from edge_agent.catalog import ItemSpec, index_items
 from edge_agent.errors import ApprovalError, RestockError
 from edge_agent.estimator import HISTORY, LevelEstimator, Refill, hour_of
-from edge_agent.forecast import HOUSEHOLD_Z, Forecaster, RunOut, household_shift
+from edge_agent.forecast import (
+    HOUSEHOLD_STAY_Z,
+    HOUSEHOLD_Z,
+    Forecaster,
+    RunOut,
+    household_shift,
+)
 from edge_agent.policy import (
     LinePlan,
     PolicySettings,
@@ -187,6 +193,8 @@ class Brain:
         self._gone_at: datetime | None = None
         self._back: list[datetime] = []
         self._sensed_at: datetime | None = None
+        #: Whether the household as a whole is busier than it was (guests).
+        self._busier = False
 
     # --- inputs -------------------------------------------------------------------
 
@@ -264,7 +272,9 @@ class Brain:
             return
         self._sensed_at = now
         models = [m for f in self.forecasters.values() if (m := f.current_model(now)) is not None]
-        busier = len(models) >= 3 and household_shift(models) > HOUSEHOLD_Z
+        # Once busier, a quieter day (the guests out) does not end it: a lower bar holds.
+        bar = HOUSEHOLD_STAY_Z if self._busier else HOUSEHOLD_Z
+        busier = self._busier = len(models) >= 3 and household_shift(models) > bar
         for forecaster in self.forecasters.values():
             forecaster.set_busier(busier)
 

@@ -57,6 +57,8 @@ SHIFT_Z = 2.5
 #: The household is busier (guests) when its items' shifts pooled
 #: (:func:`household_shift`) pass this z.
 HOUSEHOLD_Z = 3.5
+#: ... and stays busier while they pass this one: a quieter day of a visit is not its end.
+HOUSEHOLD_STAY_Z = 2.0
 #: Habits fell when at least this many last days were quieter than the days before
 #: them (at least QUIET_BEFORE of those), by a rank test's z under QUIET_Z.
 QUIET_DAYS = 3
