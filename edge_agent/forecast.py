@@ -238,8 +238,10 @@ def fit(
     age_days = (now_hour - hours) / 24
     slow_w = 0.5 ** (age_days / SLOW_HALF_LIFE) * observed
     # Whole days weigh alike in the fast rate, or each quiet night would lower it and each
-    # busy morning raise it.
-    fast_w = 0.5 ** (np.floor(age_days) / FAST_HALF_LIFE) * observed
+    # busy morning raise it. The days are counted back from the last hour seen, so the
+    # newest is a whole 24 hours: one cut short would leave out a use made once a day.
+    days_back = np.floor((known - 1 - hours) / 24) + (now_hour - known) / 24
+    fast_w = 0.5 ** (days_back / FAST_HALF_LIFE) * observed
     slow, slow_days = _daily_rate(slow_w, use)
     fast, fast_days = _daily_rate(fast_w, use)
     history_days = float(observed.sum()) / 24
@@ -274,7 +276,7 @@ def fit(
         shift_z = (fast - slow) / math.sqrt(daily_variance / fast_days)
     # Guests, seen in every item together: the last days' rate, each day weighing half
     # the one after it, only as sure as the few days it rests on (they will leave).
-    surge = _daily_rate(0.5 ** np.floor(age_days) * observed, use) if busier else None
+    surge = _daily_rate(0.5**days_back * observed, use) if busier else None
     if not quiet and surge is not None and surge[0] > slow:
         rate, rate_days = surge[0], max(surge[1], 0.5)
         basis = "the household busier over the last days"

@@ -265,3 +265,21 @@ def test_a_weighed_level_is_doubted_for_its_drifting_zero() -> None:
     assert doubted.p50 == pytest.approx(sure.p50, abs=timedelta(hours=6))
     assert doubted.p10 < sure.p10 - timedelta(hours=12)
     assert doubted.p90 > sure.p90 + timedelta(hours=12)
+
+
+def test_a_use_made_once_a_day_counts_whatever_the_hour_of_the_refit() -> None:
+    """Juice poured once a day, at breakfast: 300 g for two weeks, then 900 g with
+    guests. The household's last days are whole days of it, whether the fit comes just
+    before breakfast or just after. A newest day cut short at the hour of the fit left
+    the last pour out of it, and the rate fell by a third every morning."""
+    days = [300.0] * 14 + [900.0] * 3
+    per_hour = [days[hour // 24] if hour % 24 == 6 else 0.0 for hour in range(24 * len(days))]
+    estimator = LevelEstimator(msgspec.structs.replace(MILK, capacity=20000))
+    feed_use(estimator, per_hour, 19000, noise=2)
+    rates = []
+    for hour in range(24 * (len(days) - 1) + 9, 24 * len(days) + 7, 3):
+        model = fit(estimator, T0 + timedelta(hours=hour), busier=True)
+        assert model is not None
+        rates.append(model.rate_per_day)
+    assert max(rates) < 1.1 * min(rates), [round(rate) for rate in rates]
+    assert min(rates) > 600
