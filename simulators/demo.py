@@ -33,7 +33,13 @@ from simulators.pacing import catch_up, pace
 from simulators.ports import free_port
 from simulators.report import ItemTimeline, SummaryRow, render_report
 from simulators.scenario import Scenario, builtin_scenario, load_scenario
-from simulators.shop import ShopLedger, ShopSettings, create_shop_app, shop_ledger
+from simulators.shop import (
+    ShopLedger,
+    ShopSettings,
+    close_shop,
+    create_shop_app,
+    shop_ledger,
+)
 
 AGENT_DEVICE = "agent"
 #: A refill the agent detects this close to a delivery is that delivery, seen.
@@ -150,6 +156,8 @@ async def run_demo(settings: DemoSettings) -> DemoResult:
             ) from None
         clock.restart()  # set-up is done: day 0 starts now, as the devices come online
         await stack.enter_async_context(household)
+        # Unwound first: the shop stops delivering before the household goes offline.
+        stack.push_async_callback(close_shop, shop_app)
 
         def behind() -> timedelta:
             return max(household.lag(), household.unheard(agent.readings_received))

@@ -185,6 +185,7 @@ class Shop:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_report: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
 
     async def handle_order(self, request: web.Request) -> web.Response:
         """``POST /webhooks/orders``: verify, deduplicate, accept and schedule delivery."""
@@ -195,6 +196,8 @@ class Shop:
             return _error(401, str(exc))
         if msg_id in self._seen:
             return web.json_response({"status": "duplicate"})
+        if self._closed:
+            return _error(503, "the shop is closed: it takes no new orders")
         try:
             envelope = _envelope_decoder.decode(body)
             if envelope.type != ORDER_CREATED:
@@ -331,14 +334,21 @@ class Shop:
             yield
             self._session = None
 
-    async def tasks_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        """``cleanup_ctx``: deliveries and reports still under way are cancelled on exit."""
-        yield
+    async def close(self) -> None:
+        """Stop trading: deliveries and reports still under way are cancelled, and new
+        orders are refused (503). A simulation ends with this before its household goes
+        offline, so that no delivery comes to a home that is no longer there."""
+        self._closed = True
         tasks = set(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._last_report.clear()
+
+    async def tasks_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """``cleanup_ctx``: the shop closes on exit."""
+        yield
+        await self.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +384,11 @@ def create_shop_app(
 def shop_ledger(app: web.Application) -> ShopLedger:
     """The orders and deliveries of the shop ``app``."""
     return app[SHOP].ledger
+
+
+async def close_shop(app: web.Application) -> None:
+    """Close the shop ``app`` (:meth:`Shop.close`) while its server still runs."""
+    await app[SHOP].close()
 
 
 def _error(status: int, message: str) -> web.Response:

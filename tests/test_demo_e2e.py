@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,10 @@ def short_demo(tmp_path: Path, days: int) -> Path:
 
 @pytest.mark.broker
 async def test_orders_flow_to_deliveries_that_sensors_see(
-    broker: BrokerAddress, tmp_path: Path
+    broker: BrokerAddress, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """In 20 days, the agent orders, the shop delivers, and later readings show the refills."""
+    """In 20 days, the agent orders, the shop delivers, and later readings show the
+    refills; nothing goes wrong on the way, nor as the demo ends."""
     settings = DemoSettings(
         scenario=short_demo(tmp_path, days=20),
         broker=broker.url,
@@ -44,6 +46,7 @@ async def test_orders_flow_to_deliveries_that_sensors_see(
     report = (tmp_path / "report.html").read_text()
     assert report.count("<svg") == len(result.scenario.items)
     assert 'class="delivery"' in report
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:

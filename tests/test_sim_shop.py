@@ -16,11 +16,11 @@ import pytest
 from aiohttp import web
 
 from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
-from edge_agent.clock import SimulatedClock, SystemClock
+from edge_agent.clock import SimulatedClock, SystemClock, sleep_until
 from edge_agent.errors import SignatureError
 from edge_agent.webhooks import new_secret, secret_key, sign, verify
 from simulators.errors import SimulatorError
-from simulators.shop import ShopSettings, create_shop_app, shop_ledger
+from simulators.shop import ShopSettings, close_shop, create_shop_app, shop_ledger
 from tests.brokers import free_port
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -230,6 +230,23 @@ async def test_statuses_are_reported_signed_and_in_order() -> None:
     assert len({r.webhook_id for r in reports}) == 3
     assert reports[0].body["eta"] == reports[1].body["eta"]
     assert reports[0].body["eta"].endswith("Z")
+
+
+async def test_a_closed_shop_delivers_nothing_more_and_takes_no_orders() -> None:
+    """A simulation closes its shop before the household goes offline: an order still on
+    its way is not delivered to a home that is gone, and a new order is refused."""
+    async with running_shop() as shop:
+        await shop.post_order([{"item": "cheese", "packs": 1}])
+        [order] = shop_ledger(shop.app).orders
+        await close_shop(shop.app)
+        async with asyncio.timeout(5):
+            await sleep_until(shop.deliveries.clock, order.eta + timedelta(hours=1))
+        status, reply, _ = await shop.post_order([{"item": "eggs", "packs": 1}])
+    assert shop.deliveries.calls == []
+    assert shop_ledger(shop.app).deliveries == ()
+    assert status == 503
+    assert "closed" in reply["error"]
+    assert len(shop_ledger(shop.app).orders) == 1
 
 
 async def test_failed_status_report_is_retried() -> None:
