@@ -26,6 +26,11 @@ consumption the estimator kept (28 days at most), and refitted every
   of those changes left out (a lasting shift, a day of guests). The run-out quantiles
   are where demand at the matching quantile meets the level; for items counted in
   whole units, where it comes within half a unit of it, as the last egg goes at once.
+- **Calibration.** Each refit is kept, and once its run-out has come (the use read
+  since reached the level it started from) it is scored in the model's standard
+  deviations. P10 and P90 are then set as far out as four in five of the item's own
+  scored run-outs needed (:attr:`Forecaster.calibration`): a model too sure of
+  itself is widened, one too doubtful narrowed. Orders keep the model's own spread.
 
 A forecast starts from the time of the last reading, not from now: during a dropout
 the stock is assumed to go on being used at the model's rate.
@@ -34,6 +39,8 @@ the stock is assumed to go on being used at the model's rate.
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -81,6 +88,16 @@ RIDGE_ALPHA = 3.0
 #: The pattern never forecasts less than this share of the mean rate in any hour.
 PATTERN_FLOOR = 0.05
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile
+#: A refit's run-out is scored when it comes this many hours after it: a lead time
+#: or so ahead, where the forecasts orders are placed on look.
+SCORED_HOURS = (24, 72)
+#: How many scores the calibration's prior (the model's own spread) weighs as.
+CALIBRATION_PRIOR = 16
+#: The calibration stays within these bounds. It narrows less than it widens: the
+#: scores are on the level the sensor reads, and a zero that crept unseen makes the
+#: run-outs look nearer P50 than they were.
+CALIBRATION_RANGE = (0.8, 3.0)
+_HISTORY_HOURS = int(HISTORY / timedelta(hours=1))
 #: The spread of days leaves out the largest day-to-day differences beyond this share.
 TRIMMED_DAYS = 0.9
 _NORMAL = NormalDist()
@@ -420,6 +437,9 @@ class RunOut:
     on_the_way: float = field(default=0.0, compare=False)
     #: When the stock on the shelf goes past its date (thrown away, used or not).
     best_before: datetime | None = field(default=None, compare=False)
+    #: How far out P10 and P90 go, against the model's spread
+    #: (:attr:`Forecaster.calibration`).
+    calibration: float = field(default=1.0, compare=False)
     _found: dict[float, datetime] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -427,7 +447,7 @@ class RunOut:
     @property
     def p10(self) -> datetime:
         """The early run-out: one future in ten is busier."""
-        return self.at(Z90)
+        return self.at(Z90 * self.calibration)
 
     @property
     def p50(self) -> datetime:
@@ -436,7 +456,7 @@ class RunOut:
     @property
     def p90(self) -> datetime:
         """The late run-out: one future in ten is quieter."""
-        return self.at(-Z90)
+        return self.at(-Z90 * self.calibration)
 
     def at(self, z: float) -> datetime:
         """The run-out with demand at ``z`` standard deviations (``z`` > 0: early)."""
@@ -461,6 +481,18 @@ class RunOut:
         return max(self.level + self.on_the_way - used, 0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    """What a refit forecast, kept to score once its run-out has come."""
+
+    start: int
+    level: float
+    cumulative: NDArray[np.float64]
+    daily_variance: float
+    rate_sd: float
+    noise: float
+
+
 class Forecaster:
     """One item's forecasts: refits its model every :data:`REFIT_EVERY`."""
 
@@ -472,6 +504,11 @@ class Forecaster:
         self.absent: frozenset[int] = frozenset()
         #: Whether the household as a whole is using more than it did (guests).
         self.busier = False
+        #: The last refits, to score their run-outs once they come.
+        self._track: deque[_Scored] = deque()
+        #: How far out P10 and P90 go, against the model's spread: the scale that the
+        #: item's own scored run-outs call for.
+        self.calibration = 1.0
 
     def set_busier(self, busier: bool) -> None:
         """The household is busier (or no longer): refit at the next forecast."""
@@ -489,7 +526,44 @@ class Forecaster:
         if model is None or now - model.fitted_at >= REFIT_EVERY or now < model.fitted_at:
             model = self.model = fit(self.estimator, now, absent=self.absent, busier=self.busier)
             self.refits += 1
+            if model is not None:
+                self._score(model)
         return model
+
+    def _score(self, model: DemandModel) -> None:
+        """Score the earlier refits' run-outs that have come, and keep this one's.
+
+        A refit's run-out came when the use read since reached the level it started
+        from (deliveries after it aside). One that came :data:`SCORED_HOURS` after the
+        refit is scored by how many of the model's standard deviations of use it took:
+        the scale that would have put four in five of them within P10 and P90 is the
+        calibration, drawn towards 1 while few are scored. A refit whose use is unknown
+        before its run-out (the household away) is not scored.
+        """
+        known = model.start_hour
+        track = self._track
+        while track and track[0].start < known - _HISTORY_HOURS:
+            track.popleft()
+        scores = _run_out_scores(track, self.estimator.hourly, self.absent, known)
+        if len(scores):
+            n, prior = len(scores), CALIBRATION_PRIOR
+            seen = float(np.quantile(np.abs(scores), 0.8)) / Z90
+            low, high = CALIBRATION_RANGE
+            self.calibration = min(max((n * seen + prior) / (n + prior), low), high)
+        estimate = self.estimator.estimate
+        # A refit for the busier household or days away comes within the hour: one
+        # score of each hour is enough.
+        if estimate is not None and (not track or track[-1].start < known):
+            track.append(
+                _Scored(
+                    start=known,
+                    level=estimate.level,
+                    cumulative=model.cumulative[: SCORED_HOURS[1] + 1].copy(),
+                    daily_variance=model.daily_variance,
+                    rate_sd=model.rate_sd,
+                    noise=math.hypot(estimate.noise, estimate.drift),
+                )
+            )
 
     def forecast(
         self,
@@ -524,7 +598,36 @@ class Forecaster:
             noise=math.hypot(estimate.noise, estimate.drift),
             on_the_way=extra_stock,
             best_before=best_before,
+            calibration=self.calibration,
         )
+
+
+def _run_out_scores(
+    track: Iterable[_Scored], hourly: Mapping[int, float], absent: AbstractSet[int], known: int
+) -> NDArray[np.float64]:
+    """Each tracked refit's run-out that came within :data:`SCORED_HOURS`, in the
+    model's standard deviations of use (+: it came early, the use was more)."""
+    kept = list(track)
+    if not kept:
+        return np.zeros(0)
+    first = kept[0].start
+    span = range(first, known)
+    use = np.array([max(hourly.get(hour, 0.0), 0.0) for hour in span])
+    away = np.array([hour in absent for hour in span], dtype=bool)
+    used = np.concatenate([[0.0], np.cumsum(use)])
+    scores = []
+    for past in kept:
+        i = past.start - first
+        end = min(i + SCORED_HOURS[1], len(use))
+        # The first hour by whose end the use since the refit reached its level.
+        ahead = int(np.searchsorted(used[i + 1 : end + 1], used[i] + past.level)) + 1
+        if ahead > end - i or ahead < SCORED_HOURS[0] or away[i : i + ahead].any():
+            continue
+        days = ahead / 24
+        sd = math.sqrt(past.daily_variance * days + (past.rate_sd * days) ** 2 + past.noise**2)
+        if sd > 0:
+            scores.append((past.level - float(past.cumulative[ahead])) / sd)
+    return np.array(scores)
 
 
 def forecast(
