@@ -42,7 +42,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from statistics import NormalDist
 from typing import TypeVar
@@ -485,12 +485,10 @@ class RunOut:
 class _Scored:
     """What a refit forecast, kept to score once its run-out has come."""
 
-    start: int
     level: float
-    cumulative: NDArray[np.float64]
-    daily_variance: float
-    rate_sd: float
     noise: float
+    #: The refit's model, its curve cut to the hours a run-out is scored within.
+    model: DemandModel
 
 
 class Forecaster:
@@ -542,7 +540,7 @@ class Forecaster:
         """
         known = model.start_hour
         track = self._track
-        while track and track[0].start < known - _HISTORY_HOURS:
+        while track and track[0].model.start_hour < known - _HISTORY_HOURS:
             track.popleft()
         scores = _run_out_scores(track, self.estimator.hourly, self.absent, known)
         if len(scores):
@@ -553,15 +551,13 @@ class Forecaster:
         estimate = self.estimator.estimate
         # A refit for the busier household or days away comes within the hour: one
         # score of each hour is enough.
-        if estimate is not None and (not track or track[-1].start < known):
+        if estimate is not None and (not track or track[-1].model.start_hour < known):
+            curve = model.cumulative[: SCORED_HOURS[1] + 1].copy()
             track.append(
                 _Scored(
-                    start=known,
                     level=estimate.level,
-                    cumulative=model.cumulative[: SCORED_HOURS[1] + 1].copy(),
-                    daily_variance=model.daily_variance,
-                    rate_sd=model.rate_sd,
                     noise=math.hypot(estimate.noise, estimate.drift),
+                    model=replace(model, cumulative=curve),
                 )
             )
 
@@ -610,23 +606,22 @@ def _run_out_scores(
     kept = list(track)
     if not kept:
         return np.zeros(0)
-    first = kept[0].start
+    first = kept[0].model.start_hour
     span = range(first, known)
     use = np.array([max(hourly.get(hour, 0.0), 0.0) for hour in span])
     away = np.array([hour in absent for hour in span], dtype=bool)
     used = np.concatenate([[0.0], np.cumsum(use)])
     scores = []
     for past in kept:
-        i = past.start - first
+        i = past.model.start_hour - first
         end = min(i + SCORED_HOURS[1], len(use))
         # The first hour by whose end the use since the refit reached its level.
         ahead = int(np.searchsorted(used[i + 1 : end + 1], used[i] + past.level)) + 1
         if ahead > end - i or ahead < SCORED_HOURS[0] or away[i : i + ahead].any():
             continue
-        days = ahead / 24
-        sd = math.sqrt(past.daily_variance * days + (past.rate_sd * days) ** 2 + past.noise**2)
+        sd = past.model.spread(ahead / 24, past.noise)
         if sd > 0:
-            scores.append((past.level - float(past.cumulative[ahead])) / sd)
+            scores.append((past.level - float(past.model.cumulative[ahead])) / sd)
     return np.array(scores)
 
 
