@@ -241,7 +241,7 @@ def fit(
         return None
     prior = stated_rate(item)
     now_hour = hour_of(now)
-    first = max(hour_of(estimator.started) + 1, now_hour - int(HISTORY / timedelta(hours=1)))
+    first = max(hour_of(estimator.started) + 1, now_hour - _HISTORY_HOURS)
     # Hours after the last reading that showed life are unknown, not unused.
     estimate = estimator.estimate
     known = min(now_hour, hour_of(estimate.ts)) if estimate is not None else now_hour
