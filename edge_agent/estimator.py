@@ -15,17 +15,19 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
 - **Stuck sensors.** A stuck value shows no use until it frees; the fall then is real
   and is spread over the time since the last change.
 - **Tare drift.** Slow drift is followed like any small change; it never reaches the
-  refill threshold, so it is never taken for a refill. An upward creep that idle spells
-  show clearly is corrected; the rest can't be told from use, so the estimate carries
-  a doubt (:attr:`LevelEstimator.drift`) that grows with the sensor's time in service.
-  A downward creep shows when a delivery the shop confirmed leaves the sensor reading
-  less than was delivered: :meth:`LevelEstimator.believe` then credits the difference;
-  and when a delivery shows short while the readings say it had room, the store ran
-  over and is full (:meth:`LevelEstimator.delivered`). A store never holds more than
-  its capacity, so a refill that reads above it shows the zero crept up. Where the
-  zero was known, over days, gives its creep rate, taken out of every reading after.
-  A zero crept below the bottom of the scale reads nothing while there is stock: such
-  a reading is no evidence, as a stuck one is not.
+  refill threshold, so it is never taken for a refill. An upward creep is fitted on the
+  quiet spells between uses, apart from the day's temperature swing
+  (:mod:`edge_agent.creep`), and corrected; the rest can't be told from use, so the
+  estimate carries a doubt (:attr:`LevelEstimator.drift`) that grows with the sensor's
+  time in service. A downward creep shows when a delivery the shop confirmed leaves the
+  sensor reading less than was delivered: :meth:`LevelEstimator.believe` then credits
+  the difference; and when a delivery shows short while the readings say it had room,
+  the store ran over and is full (:meth:`LevelEstimator.delivered`). A store never holds
+  more than its capacity, so a refill (whole packs) that reads above it shows the zero
+  crept up. Where
+  the zero was known, over days, gives its creep rate, taken out of every reading after.
+  A zero crept below the bottom of the scale reads nothing while there is stock: such a
+  reading is no evidence, as a stuck one is not.
 
 Consumption is kept per hour, for the forecast's consumption model, with the hours the
 item was (nearly) empty marked: their use was not seen, only the lack of stock.
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from edge_agent.catalog import ItemSpec, SensorKind
+from edge_agent.creep import QuietSpells
 
 #: Readings the median runs over.
 MEDIAN_WINDOW = 3
@@ -51,11 +54,8 @@ HISTORY = timedelta(days=28)
 NOISE_SAMPLES = 48
 #: A fall counts as a use only above three noise sd, and above this share of a pack.
 USE_FLOOR = 0.005
-#: The tare creep is measured over idle spells (no use, readings this close) ...
-IDLE_SPELL = 6.0  # hours
-#: ... within this window, once they add up to this much time.
-CREEP_WINDOW = timedelta(days=7)
-CREEP_EVIDENCE = timedelta(days=2)
+#: A quiet spell, over which the tare creep is measured, has readings this close.
+QUIET_GAP = 6.0  # hours
 #: A load cell's or gauge's zero wanders by about this share of its range a day (one
 #: sd): temperature and age. The household simulators draw their drift with this figure.
 DRIFT_PER_DAY = 0.002
@@ -163,10 +163,8 @@ class LevelEstimator:
         self._repeats: deque[bool] = deque(maxlen=NOISE_SAMPLES)
         self._run = 0  # readings in a row exactly equal to the last
         self._below_scale = False  # the last reading at the bottom of a crept-down scale
-        #: Level changes between readings with no use, for the tare creep: (ts, rise, hours).
-        self._idle: deque[tuple[datetime, float, float]] = deque()
-        self._idle_rise = 0.0
-        self._idle_hours = 0.0
+        #: Runs of readings with no use between them, for the tare creep.
+        self._quiet = QuietSpells(prior=daily_drift(item) / 24)
         #: How far the sensor has crept up since the first reading, as estimated
         #: (negative: down, as a delivery that ran the store over showed).
         self.offset = 0.0
@@ -225,10 +223,10 @@ class LevelEstimator:
 
         A creep upwards hides use and a creep downwards shows use that never was, and
         while an item is in use neither can be told from use (the creep estimate only
-        catches a creep that idle spells show clearly). So the doubt about the zero
-        grows by :data:`DRIFT_PER_DAY` of capacity a day, and forecasts allow for it.
-        It is known at the first reading, and again when a full store shows where it
-        is (:meth:`delivered`). Counters do not drift.
+        catches an upward creep, and only as far as the quiet spells show it). So the
+        doubt about the zero grows by :data:`DRIFT_PER_DAY` of capacity a day, and
+        forecasts allow for it. It is known at the first reading, and again when a full
+        store shows where it is (:meth:`delivered`). Counters do not drift.
         """
         if self._calibrated is not None:
             return self._wander()  # the creep since the zero was known is measured
@@ -270,20 +268,16 @@ class LevelEstimator:
     @property
     def creep(self) -> float:
         """The sensor's creep, per hour: measured from where its zero was known, up or
-        down; else upward only, and 0 unless idle spells show it clearly.
+        down; else upward only, as fitted on the quiet spells between uses.
 
         Use only lowers a level, so a level that rises while nothing is used is the
-        sensor's zero moving. A downward creep cannot be told from small uses, so until
-        full stores show it it is left alone (it errs towards ordering early, not
-        towards running out).
+        sensor's zero moving (:class:`~edge_agent.creep.QuietSpells`). A downward creep
+        cannot be told from small uses, so until full stores show it it is left alone
+        (it errs towards ordering early, not towards running out).
         """
         if self._calibrated is not None:
             return self._calibrated
-        if self._idle_hours < CREEP_EVIDENCE / timedelta(hours=1):
-            return 0.0
-        if self._idle_rise <= 3 * max(self.noise, USE_FLOOR * self.item.pack_size):
-            return 0.0
-        return self._idle_rise / self._idle_hours
+        return self._quiet.rate
 
     @property
     def noise(self) -> float:
@@ -395,11 +389,15 @@ class LevelEstimator:
         delivered just then (``confirmed``), what shows missing is more than the
         household could use while the delivery was put away, and what shows is not a
         whole number of packs (packs left out of the delivery); else it is a use, a
-        short delivery, or not this delivery.
+        short delivery, or not this delivery. A delivery that reads more than the store
+        holds, the other way round, shows the zero crept up (a rise of whole packs
+        showed it at once; one that ran the store over shows it here).
         """
         if self._rise is None or self._rise[0] is not refill:
             return  # not the last refill, or the reading before it was stale
         _, rise, level = self._rise
+        if self._over_capacity(level):
+            return  # it filled the store, and the zero crept up
         capacity, tolerance = self.item.capacity, self._refill_tolerance()
         believed = self._believed(level)
         if rise >= quantity - tolerance or believed >= capacity - tolerance:
@@ -412,6 +410,16 @@ class LevelEstimator:
             self._zero_is(self.offset - shift, refill.ts)
         elif unexplained:
             self._short.append((refill.ts, self.offset - shift))
+
+    def _over_capacity(self, level: float) -> bool:
+        """Whether a refill to ``level`` reads more than the store holds; if so, the zero
+        crept up that much, and it is taken out (unless by more than a zero wanders: a
+        fault, such as a reading off the scale)."""
+        over = self._believed(level) - self.item.capacity
+        if over > self._refill_tolerance() and self._could_have_drifted(over):
+            self.offset += over
+            return True
+        return False
 
     def _on_the_line(self, ts: datetime, shift: float) -> bool:
         """Whether a delivery that shows ``shift`` short at ``ts`` puts the zero on one
@@ -459,6 +467,8 @@ class LevelEstimator:
         change = value - self._level
         self._window.clear()
         self._window.append(value)
+        self._quiet.close()
+        self._quiet.add(ts, value)
         refill = None
         if change > 0:
             refill = Refill(ts, change)
@@ -474,11 +484,12 @@ class LevelEstimator:
             shown_late = min(self.credit, change)
             self.credit -= shown_late
             self._plain = refill if fresh and not shown_late else None
-            # More than the store holds: the zero crept up at least that much (unless
-            # by more than a zero wanders: a fault, such as a reading off the scale).
-            over = self._believed(value) - self.item.capacity
-            if over > self._refill_tolerance() and self._could_have_drifted(over):
-                self.offset += over
+            # More than the store holds: the zero crept up at least that much. Stock
+            # comes in whole packs, whatever the zero: a rise of some other size is a
+            # hand on the shelf that stayed for two readings, or a delivery that ran
+            # the store over, which only the order it delivers can tell (delivered).
+            if self._packs(change):
+                self._over_capacity(value)
         elif self._expired_lot(ts, -change):
             self.thrown_away.append(Use(ts, -change))  # not use: it says nothing of demand
         else:
@@ -534,6 +545,7 @@ class LevelEstimator:
         now on."""
         self._pass_blind_time(ts)
         self._below_scale, self.credit = False, 0.0
+        self._quiet.close()
         self._window.clear()
         self._window.append(value)
         self._level, self._level_ts, self._last_value = value, ts, value
@@ -557,7 +569,12 @@ class LevelEstimator:
             # no evidence, and the level's time stays at the last one that showed some.
             self._last_value = value
             return
-        difference = abs(value - self._last_value)
+        rise = value - self._last_value
+        difference = abs(rise)
+        assert self._level_ts is not None
+        hours = (ts - self._level_ts).total_seconds() / _HOUR
+        if difference > self._use_threshold() or hours > QUIET_GAP:
+            self._quiet.close()  # a use (or a gap that may hide one) ends a quiet spell
         if value == self._last_value:
             self._run += 1
             if self.stuck:
@@ -575,13 +592,10 @@ class LevelEstimator:
                 # Use only ever lowers the level, so small rises are noise alone.
                 self._diffs.append(difference)
         self._last_value = value
+        self._quiet.add(ts, value)
         self._window.append(value)
         level = statistics.median(self._window)
         quantity = self._level - level
-        assert self._level_ts is not None
-        hours = (ts - self._level_ts).total_seconds() / _HOUR
-        if abs(quantity) <= self._use_threshold() and hours <= IDLE_SPELL:
-            self._note_idle(ts, -quantity, hours)
         # The creep hid this much use: the level fell that much more than it shows.
         hidden = self.creep * hours
         self.offset += hidden
@@ -602,15 +616,6 @@ class LevelEstimator:
 
     def _use_threshold(self) -> float:
         return max(3 * self.noise, USE_FLOOR * self.item.pack_size)
-
-    def _note_idle(self, ts: datetime, rise: float, hours: float) -> None:
-        self._idle.append((ts, rise, hours))
-        self._idle_rise += rise
-        self._idle_hours += hours
-        while self._idle and self._idle[0][0] < ts - CREEP_WINDOW:
-            _, old_rise, old_hours = self._idle.popleft()
-            self._idle_rise -= old_rise
-            self._idle_hours -= old_hours
 
     def _consume(self, ts: datetime, quantity: float) -> None:
         """Record ``quantity`` used (negative: given back) since the level's last time."""

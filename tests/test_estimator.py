@@ -165,6 +165,42 @@ def test_a_sensor_seen_to_creep_doubts_its_zero_at_least_that_much() -> None:
     assert estimator.estimate.drift >= estimator.offset
 
 
+def _creeping_milk(creep_per_day: float, seed: int, days: int = 30) -> tuple[LevelEstimator, float]:
+    """Milk on a load cell (2 g noise) creeping up ``creep_per_day``, a glass at 7 and at
+    19 and a delivery at noon when low, read hourly; the estimator and the true level."""
+    rng = random.Random(seed)
+    estimator = LevelEstimator(MILK)
+    level = 3500.0
+    for hour in range(24 * days):
+        if hour % 24 in (7, 19):
+            level -= 60
+        if hour % 24 == 12 and level < 1500:
+            level += 2000
+        value = level + creep_per_day * hour / 24 + rng.gauss(0, 2)
+        estimator.observe(T0 + timedelta(hours=hour), round(value, 1))
+    return estimator, level
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_creep_the_quiet_hours_between_uses_show_is_taken_out_of_the_level(seed: int) -> None:
+    """A zero creeping up as much as a load cell's ordinarily does (one sd a day) hides
+    use: the slope of the readings between uses shows it, and over 30 days the level
+    stays within a third of the creep of the truth (left alone, it would be all of it)."""
+    creep = DRIFT_PER_DAY * MILK.capacity
+    estimator, level = _creeping_milk(creep, seed)
+    assert estimator.estimate is not None
+    assert abs(estimator.estimate.level - level) < creep * 30 / 3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_level_standing_still_between_uses_is_not_taken_for_a_creep(seed: int) -> None:
+    """No creep: the noise in the quiet hours adds up to less than a sixth of what one
+    sd of creep would have in 30 days."""
+    estimator, level = _creeping_milk(0.0, seed)
+    assert estimator.estimate is not None
+    assert abs(estimator.estimate.level - level) < DRIFT_PER_DAY * MILK.capacity * 30 / 6
+
+
 def test_a_use_then_a_refill_are_both_seen() -> None:
     """The last of the milk drunk, then the shopping put in half an hour later: the fall
     is a use, not a spike, and the refill is the new milk alone."""
@@ -276,6 +312,22 @@ def test_a_delivery_that_runs_the_store_over_shows_its_zero_crept_down() -> None
     assert estimator.drift < 0.01 * doubt
 
 
+def test_a_hand_on_a_full_shelf_for_two_readings_is_not_taken_for_a_crept_zero() -> None:
+    """Milk standing at 3.9 kg for 30 days (the zero may have wandered 240 g by then),
+    then a hand on the shelf over two readings, 700 g more: more than the shelf holds,
+    but no whole number of packs, so no refill to learn the zero from. Taken for one,
+    the zero would be 600 g up and the milk believed 3.3 kg."""
+    estimator = LevelEstimator(MILK)
+    hours = 24 * 30
+    feed(estimator, [3900.0] * hours)
+    late = [(hours, 4600.0), (hours + 0.2, 4580.0), (hours + 0.3, 3900.0), (hours + 1, 3900.0)]
+    for hour, value in late:
+        estimator.observe(T0 + timedelta(hours=hour), value)
+    assert estimator.offset == 0
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(3900, abs=5)
+
+
 def test_a_delivery_short_of_a_whole_bottle_is_not_taken_for_a_full_tank() -> None:
     """Of the two bottles ordered one came: far more missing than the gauge's zero could
     have drifted, so the tank is not taken for full."""
@@ -287,11 +339,11 @@ def test_a_delivery_short_of_a_whole_bottle_is_not_taken_for_a_full_tank() -> No
 
 
 def test_a_refill_reading_more_than_the_store_holds_shows_its_zero_crept_up() -> None:
-    """A gauge creeping up 30 ml a day reads 3.6 L after the tank was filled, and the tank
+    """A gauge creeping up 60 ml a day reads 4.2 L after the tank was filled, and the tank
     holds 3 L: the quiet nights had shown most of the creep, the refill shows the rest."""
-    estimator, level = creeping_detergent(30)
-    assert estimator.offset < 600 - 100  # the quiet nights' part of it
-    deliver(estimator, level, 30, packs=2)
+    estimator, level = creeping_detergent(60)
+    assert estimator.offset < 1200 - 100  # the quiet nights' part of it
+    deliver(estimator, level, 60, packs=2)
     assert estimator.estimate is not None
     assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=15)
 

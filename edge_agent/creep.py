@@ -1,0 +1,153 @@
+"""A sensor's creep, from quiet spells: runs of readings with no use between them.
+
+Sans-I/O. Within a quiet spell the stock stands still, so the readings move with the
+sensor's zero alone: a creep, and a swing with the day's temperature. Both are fitted by
+least squares within each spell, about the spell's own level (a use between spells moves
+nothing), and pooled over the spells of the last :data:`CREEP_WINDOW`. Every reading
+counts, not only a spell's ends, so the noise averages out, and the day's swing is not
+taken for a creep.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: The creep is fitted over the quiet spells of this window ...
+CREEP_WINDOW = timedelta(days=7)
+#: ... once they add up to this much time.
+CREEP_EVIDENCE = timedelta(days=2)
+#: The fit is redone when a spell ends, and this often while one goes on.
+REFIT = timedelta(hours=6)
+_HOUR = 3600.0
+_DAY = 86400.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The fitted terms: hours, the day's sine and cosine; then the reading itself.
+_TERMS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SpellFit:
+    """A closed quiet spell, as the fit needs it."""
+
+    end: datetime
+    hours: float
+    readings: int
+    #: The products of its readings' terms about the spell's own means.
+    moments: NDArray[np.float64]
+
+
+class _Spell:
+    """One quiet spell being read: running sums of each reading's (hours since the
+    spell's first reading, the day's sine and cosine, value less the first value) and
+    of their products."""
+
+    __slots__ = ("end", "first", "n", "products", "start", "sums")
+
+    def __init__(self, ts: datetime, value: float) -> None:
+        self.start = self.end = ts
+        self.first = value
+        self.n = 0
+        self.sums = np.zeros(_TERMS + 1)
+        self.products = np.zeros((_TERMS + 1, _TERMS + 1))
+
+    def add(self, ts: datetime, value: float) -> None:
+        angle = 2 * math.pi * ((ts - _EPOCH).total_seconds() / _DAY % 1.0)
+        z = np.array(
+            [
+                (ts - self.start).total_seconds() / _HOUR,
+                math.sin(angle),
+                math.cos(angle),
+                value - self.first,
+            ]
+        )
+        self.n += 1
+        self.sums += z
+        self.products += np.outer(z, z)
+        self.end = ts
+
+    def fit(self) -> SpellFit:
+        return SpellFit(
+            end=self.end,
+            hours=(self.end - self.start).total_seconds() / _HOUR,
+            readings=self.n,
+            moments=self.products - np.outer(self.sums, self.sums) / self.n,
+        )
+
+
+class QuietSpells:
+    """The creep from the quiet spells of the last :data:`CREEP_WINDOW`.
+
+    ``prior`` is one sd of the creep rates sensors have, per hour: the fitted slope is
+    drawn towards 0 by how unsure it is against it (the mean of the rate given the
+    slope), so a slope the spells hardly show is taken as mostly noise, and a clear one
+    stands.
+    """
+
+    def __init__(self, prior: float) -> None:
+        self.prior = prior
+        self._open: _Spell | None = None
+        self._closed: deque[SpellFit] = deque()
+        self._total = SpellFit(_EPOCH, 0.0, 0, np.zeros((_TERMS + 1, _TERMS + 1)))
+        self._rate: float | None = None
+        self._refit_at = _EPOCH
+
+    def add(self, ts: datetime, value: float) -> None:
+        """A reading with no use since the spell began."""
+        if self._open is None:
+            self._open = _Spell(ts, value)
+        self._open.add(ts, value)
+
+    def close(self) -> None:
+        """A use, or a gap that may hide one: the spell so far ends."""
+        spell, self._open = self._open, None
+        if spell is None or spell.n < 2:
+            return
+        self._closed.append(spell.fit())
+        while self._closed[0].end < spell.end - CREEP_WINDOW:
+            self._closed.popleft()
+        self._total = _pooled(self._closed)
+        self._rate = None
+
+    @property
+    def rate(self) -> float:
+        """The creep per hour, upwards; 0 until the spells span :data:`CREEP_EVIDENCE`."""
+        last = self._open.end if self._open is not None else _EPOCH
+        if self._rate is None or last >= self._refit_at:
+            self._rate, self._refit_at = self._fit(), last + REFIT
+        return self._rate
+
+    def _fit(self) -> float:
+        prior = self.prior
+        total, spells = self._total, len(self._closed)
+        if self._open is not None and self._open.n >= 2:
+            total, spells = _pooled([total, self._open.fit()]), spells + 1
+        moments = total.moments
+        free = total.readings - spells - _TERMS  # each spell's level, and the terms
+        if prior <= 0 or free <= 0 or total.hours < CREEP_EVIDENCE / timedelta(hours=1):
+            return 0.0
+        design, response = moments[:_TERMS, :_TERMS], moments[:_TERMS, _TERMS]
+        try:
+            inverse = np.linalg.inv(design)
+        except np.linalg.LinAlgError:
+            return 0.0
+        fit = inverse @ response
+        doubt = max(moments[_TERMS, _TERMS] - fit @ response, 0.0) / free * inverse[0, 0]
+        if not doubt >= 0:  # NaN: a design too near singular to tell
+            return 0.0
+        return max(float(fit[0]) * prior**2 / (prior**2 + float(doubt)), 0.0)
+
+
+def _pooled(fits: Iterable[SpellFit]) -> SpellFit:
+    hours, readings, moments = 0.0, 0, np.zeros((_TERMS + 1, _TERMS + 1))
+    end = _EPOCH
+    for fit in fits:
+        hours, readings, moments = hours + fit.hours, readings + fit.readings, moments + fit.moments
+        end = max(end, fit.end)
+    return SpellFit(end, hours, readings, moments)
