@@ -2,7 +2,9 @@
 
 Feeds 60 days of readings of the demo household (every item every 30 minutes, falling
 and refilled) through ``Brain.observe`` and ``Brain.decide``, and compares the time with
-``protocol.decode_reading`` on the same payloads. Run: ``.venv/bin/python bench/brain.py``.
+``protocol.decode_reading`` on the same payloads; and a restart, the last 28 days of them
+replayed into a new brain (``Brain.replay``, refitting every 6 hours of them). Run:
+``.venv/bin/python bench/brain.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import timedelta
 
 from edge_agent import protocol
 from edge_agent.core import Brain
+from edge_agent.estimator import HISTORY
 from simulators.scenario import builtin_scenario, load_scenario
 
 REPEATS = 5
@@ -52,6 +55,19 @@ def run_brain(readings: list[tuple[str, bytes]]) -> float:
     return time.perf_counter() - started
 
 
+def run_replay(readings: list[tuple[str, bytes]]) -> float:
+    """A restart: the last 28 days of readings replayed into a new brain, with its
+    refits every 6 hours of them (``Brain.replay``)."""
+    scenario = load_scenario(builtin_scenario("demo"))
+    decoded = [(item_id, protocol.decode_reading(payload)) for item_id, payload in readings]
+    now = decoded[-1][1].ts
+    kept = [(item_id, reading) for item_id, reading in decoded if reading.ts >= now - HISTORY]
+    brain = Brain("bench", scenario.items)
+    started = time.perf_counter()
+    brain.replay(kept, now)
+    return time.perf_counter() - started
+
+
 def run_decode(readings: list[tuple[str, bytes]]) -> float:
     started = time.perf_counter()
     for _, payload in readings:
@@ -61,10 +77,11 @@ def run_decode(readings: list[tuple[str, bytes]]) -> float:
 
 def main() -> None:
     readings = trace()
-    brain_times, decode_times = [], []
+    brain_times, decode_times, replay_times = [], [], []
     for _ in range(REPEATS):
         decode_times.append(run_decode(readings))
         brain_times.append(run_brain(readings))
+        replay_times.append(run_replay(readings))
     brain, decode = statistics.median(brain_times), statistics.median(decode_times)
     n = len(readings)
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
@@ -73,6 +90,8 @@ def main() -> None:
     ratio = brain / decode
     print(f"decode+observe+decide:  {brain / n * 1e6:8.1f} us/reading ({ratio:.0f}x decode)")
     print(f"60 days of readings:    {brain:8.2f} s of CPU")
+    replay = statistics.median(replay_times)
+    print(f"restart (28 days replayed): {replay:8.2f} s ({replay / decode:.0f}x decoding 60 days)")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from edge_agent.estimator import HISTORY, LevelEstimator, Refill, hour_of
 from edge_agent.forecast import (
     HOUSEHOLD_STAY_Z,
     HOUSEHOLD_Z,
+    REFIT_EVERY,
     Forecaster,
     RunOut,
     household_shift,
@@ -247,6 +248,26 @@ class Brain:
         self._gone_at = None
         for forecaster in self.forecasters.values():
             forecaster.leave_out(self._away_hours)
+
+    def replay(self, readings: Iterable[tuple[str, Reading]], now: datetime) -> None:
+        """Take in readings kept from before a restart, oldest first, as (item, reading).
+
+        Every :data:`REFIT_EVERY` of their time the models are refitted as they were
+        while live, so the refits whose run-outs calibrate P10 and P90 are kept again
+        (else the calibration starts afresh after each restart). A reading the catalog
+        no longer takes is skipped.
+        """
+        due: datetime | None = None
+        for item_id, reading in readings:
+            try:
+                self.observe(item_id, reading, now)
+            except ReadingRejected:
+                continue  # the catalog changed since; the reading no longer applies
+            if due is None:
+                due = reading.ts + REFIT_EVERY
+            elif reading.ts >= due:
+                self.forecasts(reading.ts)
+                due = reading.ts + REFIT_EVERY
 
     def on_reading(self, item_id: str, reading: Reading, now: datetime) -> list[OrderDecision]:
         """What the agent does with each reading, on every path: take it in, then decide.

@@ -95,11 +95,7 @@ class AgentService:
     def _restore(self) -> None:
         """Rebuild the brain from the readings and orders kept on disk."""
         now = self.clock.now()
-        for item, reading in self.store.readings_since(now - HISTORY):
-            try:
-                self.brain.observe(item, reading, now)
-            except ReadingRejected:
-                continue  # the catalog changed since; the reading no longer applies
+        self.brain.replay(self.store.readings_since(now - HISTORY), now)
         # This month's orders count towards its spending; recent refusals hold items back.
         since = min(month_start(now), now - self.brain.settings.after_refusal)
         for order in self.store.orders_for_restart(since):
