@@ -100,6 +100,8 @@ class QuietSpells:
 
     def add(self, ts: datetime, value: float) -> None:
         """A reading with no use since the spell began."""
+        if self.prior <= 0:
+            return  # a sensor that does not creep (a counter): nothing to fit
         if self._open is None:
             self._open = _Spell(ts, value)
         self._open.add(ts, value)
