@@ -588,7 +588,7 @@ class LevelEstimator:
                 # Free again: the stuck value says nothing, so start the median afresh.
                 self._window.clear()
             self._run = 0
-            if 0 < value - self._last_value < self.refill_threshold / 2:
+            if 0 < rise < self.refill_threshold / 2:
                 # Use only ever lowers the level, so small rises are noise alone.
                 self._diffs.append(difference)
         self._last_value = value
