@@ -143,7 +143,7 @@ class QuietSpells:
         doubt = max(moments[_TERMS, _TERMS] - fit @ response, 0.0) / free * inverse[0, 0]
         if not doubt >= 0:  # NaN: a design too near singular to tell
             return 0.0
-        return max(float(fit[0]) * prior**2 / (prior**2 + float(doubt)), 0.0)
+        return float(fit[0]) * prior**2 / (prior**2 + float(doubt))
 
 
 def _pooled(fits: Iterable[SpellFit]) -> SpellFit:

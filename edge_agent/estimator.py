@@ -54,6 +54,14 @@ HISTORY = timedelta(days=28)
 NOISE_SAMPLES = 48
 #: A fall counts as a use only above three noise sd, and above this share of a pack.
 USE_FLOOR = 0.005
+#: A creep down is taken from quiet spells only where this share of use came in falls
+#: big enough to be uses: else small uses inside the spells would look like one.
+SEEN_USES = 0.9
+#: ... of the use of about this long back (an exponential memory): a diet's small uses
+#: soon show, as a creep down would.
+USE_MEMORY = timedelta(days=1)
+#: The share of a creep fitted on the quiet spells that the fit may have missed.
+CREEP_MISSED = 0.5
 #: A quiet spell, over which the tare creep is measured, has readings this close.
 QUIET_GAP = 6.0  # hours
 #: A load cell's or gauge's zero wanders by about this share of its range a day (one
@@ -193,6 +201,8 @@ class LevelEstimator:
         #: The last refill, if a sound sensor saw all of it arrive just now.
         self._plain: Refill | None = None
         self.uses: deque[Use] = deque(maxlen=256)
+        #: Recent consumption in falls big enough to be uses, and in all falls.
+        self._used_in_uses = self._used = 0.0
         #: Falls taken for perishable stock thrown away at its date, not used.
         self.thrown_away: deque[Use] = deque(maxlen=64)
         self.spikes = 0
@@ -223,15 +233,16 @@ class LevelEstimator:
 
         A creep upwards hides use and a creep downwards shows use that never was, and
         while an item is in use neither can be told from use (the creep estimate only
-        catches an upward creep, and only as far as the quiet spells show it). So the
+        catches as much of a creep as the quiet spells show). So the
         doubt about the zero grows by :data:`DRIFT_PER_DAY` of capacity a day, and
         forecasts allow for it. It is known at the first reading, and again when a full
         store shows where it is (:meth:`delivered`). Counters do not drift.
         """
         if self._calibrated is not None:
             return self._wander()  # the creep since the zero was known is measured
-        # A sensor seen to creep this much is at least that unsure of its zero.
-        return max(self._wander(), abs(self.offset - self._zero_offset))
+        # The quiet spells catch most of a creep, not all: a sensor seen to creep this
+        # much is at least a share of that unsure of its zero.
+        return max(self._wander(), CREEP_MISSED * abs(self.offset - self._zero_offset))
 
     def _wander(self) -> float:
         """How far a zero wanders (one sd) from where it was last known until now."""
@@ -268,16 +279,21 @@ class LevelEstimator:
     @property
     def creep(self) -> float:
         """The sensor's creep, per hour: measured from where its zero was known, up or
-        down; else upward only, as fitted on the quiet spells between uses.
+        down; else as fitted on the quiet spells between uses.
 
         Use only lowers a level, so a level that rises while nothing is used is the
-        sensor's zero moving (:class:`~edge_agent.creep.QuietSpells`). A downward creep
-        cannot be told from small uses, so until full stores show it it is left alone
-        (it errs towards ordering early, not towards running out).
+        sensor's zero moving (:class:`~edge_agent.creep.QuietSpells`). A level that
+        falls may be uses too small to see, so a creep down is taken only where nine
+        tenths of the last day's use (:data:`SEEN_USES`, :data:`USE_MEMORY`) came in
+        falls big enough to be uses; else it is left to the doubt about the zero (it
+        errs towards ordering early, not towards running out).
         """
         if self._calibrated is not None:
             return self._calibrated
-        return self._quiet.rate
+        rate = self._quiet.rate
+        if rate < 0 and self._used_in_uses < SEEN_USES * self._used:
+            return 0.0
+        return rate
 
     @property
     def noise(self) -> float:
@@ -622,8 +638,14 @@ class LevelEstimator:
         assert self._level_ts is not None
         assert self._level is not None
         start = self._level_ts
+        # The use of about the last day: how much of it came in falls big enough to be uses.
+        fade = math.exp(-(ts - start) / USE_MEMORY) if ts > start else 1.0
+        self._used_in_uses *= fade
+        self._used *= fade
         if quantity > self._use_threshold():
             self.uses.append(Use(ts, quantity))
+            self._used_in_uses += quantity
+        self._used += max(quantity, 0.0)
         if quantity:
             span = (ts - start).total_seconds()
             shares = list(hour_overlaps(start, ts)) if span > 0 else []
