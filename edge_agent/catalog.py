@@ -95,6 +95,12 @@ class ItemSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         if not self.unit:
             raise ValueError(f"unit must not be empty for item {self.id!r}")
 
+    @property
+    def metered(self) -> bool:
+        """Whether the sensor meters what has been used of the installed pack, rather
+        than weighing or counting what is left: its scale ends at a full pack."""
+        return self.device is Device.WATER_FILTER
+
     def level_from_reading(self, value: float) -> float:
         """The stock a sensor's reported ``value`` stands for, in the item's unit.
 
@@ -102,7 +108,7 @@ class ItemSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         through its installed cartridge, so what is left is one cartridge (``pack_size``)
         less that; spare cartridges on a shelf are not sensed.
         """
-        if self.device is Device.WATER_FILTER:
+        if self.metered:
             return max(self.pack_size - value, 0.0)
         return value
 

@@ -96,6 +96,10 @@ CREEP_SHOWN = 2.0
 AGREEING_CREEP = 0.15
 #: A noisy sensor repeating its value this many times in a row is taken to be stuck.
 STUCK_RUN = 3
+#: A meter that shows no use of a fresh pack for this long is at the end of its scale.
+PINNED = timedelta(days=1)
+#: ... and the use it did not show is that of a median day of use of this many before.
+USUAL_DAYS = 7
 _HOUR = 3600.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: For normal noise, the median absolute difference of two readings is this many sd.
@@ -171,6 +175,8 @@ class LevelEstimator:
         self._repeats: deque[bool] = deque(maxlen=NOISE_SAMPLES)
         self._run = 0  # readings in a row exactly equal to the last
         self._below_scale = False  # the last reading at the bottom of a crept-down scale
+        #: When a meter last showed a fresh pack full, while it shows no use of it.
+        self._pinned_since: datetime | None = None
         #: Runs of readings with no use between them, for the tare creep.
         self._quiet = QuietSpells(prior=daily_drift(item) / 24)
         #: How far the sensor has crept up since the first reading, as estimated
@@ -506,6 +512,11 @@ class LevelEstimator:
             # the store over, which only the order it delivers can tell (delivered).
             if self._packs(change):
                 self._over_capacity(value)
+            self._pinned_since = ts if self._at_full_scale(value) else None
+            if self._pinned_since is not None:
+                # The meter shows the end of its scale, so a fresh pack is full whatever
+                # its zero: one that reads less used than was would show it less full.
+                self.credit = max(self.offset, 0.0)
         elif self._expired_lot(ts, -change):
             self.thrown_away.append(Use(ts, -change))  # not use: it says nothing of demand
         else:
@@ -585,6 +596,7 @@ class LevelEstimator:
             # no evidence, and the level's time stays at the last one that showed some.
             self._last_value = value
             return
+        pinned = self._pinned(ts, value)
         rise = value - self._last_value
         difference = abs(rise)
         assert self._level_ts is not None
@@ -617,6 +629,53 @@ class LevelEstimator:
         self.offset += hidden
         self._consume(ts, quantity + hidden)
         self._level, self._level_ts = level, ts
+        if pinned is not None:
+            self._unpin(pinned, ts, value)
+
+    def _at_full_scale(self, value: float) -> bool:
+        """Whether ``value`` is a meter's reading of a full pack: the end of its scale."""
+        return self.item.metered and value >= self.item.pack_size - self._refill_tolerance()
+
+    def _pinned(self, ts: datetime, value: float) -> datetime | None:
+        """When a meter that starts to count a fresh pack at ``ts`` began to show it
+        full, if that was a day of use or more ago: it sat at the end of its scale.
+
+        A meter reads exactly a full pack only at the end of its scale; a reading a
+        little under it is the meter counting (far under it, a spike, or a stuck meter
+        showing the use it missed).
+        """
+        since = self._pinned_since
+        if since is None or value >= self.item.pack_size or not self._at_full_scale(value):
+            return None
+        self._pinned_since = None
+        return since if ts - since >= PINNED else None
+
+    def _unpin(self, since: datetime, ts: datetime, value: float) -> None:
+        """A meter counts again at ``ts`` after showing a fresh pack full since ``since``.
+
+        A meter whose zero crept so that it reads less used than was (a level too high)
+        shows a fresh pack full until that much has run through it, and a spent one as
+        that much left. The household's usual use went on meanwhile, unseen: the meter
+        now reads that much more than there is, and that is where its zero is.
+        """
+        used = self._usual_use(since) * ((ts - since) / timedelta(hours=1))
+        shift = value - (self.item.pack_size - used)
+        before, self.credit = self.offset, 0.0
+        if shift > self._use_threshold():
+            self._zero_is(shift, ts)
+        self._spread(since, ts, self.offset - before)
+
+    def _usual_use(self, before: datetime) -> float:
+        """The use per hour on a median day of use of the week before ``before`` (a
+        spent pack waiting for the next one used nothing, and a faulty sensor's jumps
+        make a day of much use now and then)."""
+        end = hour_of(before)
+        days = [
+            sum(self.hourly.get(hour, 0.0) for hour in range(start, start + 24))
+            for start in range(end - USUAL_DAYS * 24, end, 24)
+        ]
+        used = [day for day in days if day > 0]
+        return statistics.median(used) / 24 if len(used) >= 3 else 0.0
 
     def _shown(self, level: float) -> float:
         """The stock a median of readings shows, once the creep is allowed for."""
@@ -646,16 +705,21 @@ class LevelEstimator:
             self.uses.append(Use(ts, quantity))
             self._used_in_uses += quantity
         self._used += max(quantity, 0.0)
-        if quantity:
-            span = (ts - start).total_seconds()
-            shares = list(hour_overlaps(start, ts)) if span > 0 else []
-            if not shares:
-                shares, span = [(hour_of(ts), 1.0)], 1.0
-            for hour, seconds in shares:
-                self.hourly[hour] = self.hourly.get(hour, 0.0) + quantity * seconds / span
+        self._spread(start, ts, quantity)
         if self._believed(self._level) <= self.empty_below:
             self.empty_hours.update(range(hour_of(start), hour_of(ts) + 1))
         self._prune(ts)
+
+    def _spread(self, start: datetime, end: datetime, quantity: float) -> None:
+        """Count ``quantity`` used over ``[start, end]``, pro rata by the hour."""
+        if not quantity:
+            return
+        span = (end - start).total_seconds()
+        shares = list(hour_overlaps(start, end)) if span > 0 else []
+        if not shares:
+            shares, span = [(hour_of(end), 1.0)], 1.0
+        for hour, seconds in shares:
+            self.hourly[hour] = self.hourly.get(hour, 0.0) + quantity * seconds / span
 
     def _prune(self, ts: datetime) -> None:
         """Forget hours older than :data:`HISTORY`, once a day."""

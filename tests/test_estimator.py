@@ -9,7 +9,7 @@ from datetime import timedelta
 import msgspec
 import pytest
 
-from edge_agent.catalog import SensorKind
+from edge_agent.catalog import Device, SensorKind
 from edge_agent.estimator import CREEP_MISSED, DRIFT_PER_DAY, LevelEstimator
 from tests.items import DETERGENT, MILK, T0
 
@@ -521,3 +521,58 @@ def test_two_confirmed_shortfalls_on_the_creeps_line_are_two_full_stores() -> No
     assert estimator.estimate is not None
     assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=30)
     assert estimator.creep == pytest.approx(-60 / 24, rel=0.05)
+
+
+FILTER = msgspec.structs.replace(
+    DETERGENT,
+    id="water_filter",
+    device=Device.WATER_FILTER,
+    unit="L",
+    pack_size=150,
+    capacity=150,
+    initial=60,
+    cycle_days=30,
+)
+
+
+def metered_filter(creep: float, seed: int = 1) -> tuple[LevelEstimator, list[float]]:
+    """A water filter's meter, read hourly over 20 days of 5 L a day, whose zero creeps
+    ``creep`` litres a day towards reading less used than was (a level too high). The
+    old cartridge has 60 L left at the start; a fresh one comes on day 10. Return the
+    estimator and the true level at each hour."""
+    rng = random.Random(seed)
+    estimator, truth = LevelEstimator(FILTER), []
+    for hour in range(20 * 24):
+        days = hour / 24
+        level = 60 - 5 * days if days < 10 else 150 - 5 * (days - 10)
+        used = max(FILTER.pack_size - level - creep * days + rng.gauss(0, 0.3), 0.0)
+        estimator.observe(T0 + timedelta(hours=hour), FILTER.level_from_reading(round(used, 1)))
+        truth.append(level)
+    return estimator, truth
+
+
+def test_a_meter_at_the_end_of_its_scale_shows_where_its_zero_crept() -> None:
+    """The filter's meter creeps 1 L a day towards reading less used: the fresh cartridge
+    of day 10 reads exactly full for two and a half days while 12.5 L run through it,
+    and the meter then counts 10 L short, then more. The spell at full scale is the
+    end of the scale: the household's usual use went on unseen, and that is where the
+    zero is. Ten days on, the level is near the 100 L left, not the 120 L the meter
+    shows; the unseen use is counted."""
+    estimator, truth = metered_filter(creep=1.0)
+    estimate = estimator.estimate
+    assert estimate is not None
+    assert truth[-1] == pytest.approx(100, abs=0.3)
+    assert estimator.offset > 8
+    assert estimate.level == pytest.approx(truth[-1], abs=8)
+    spell = T0 + timedelta(days=10, hours=1), T0 + timedelta(days=12, hours=12)
+    assert estimator.consumed_between(*spell) == pytest.approx(5 * 2.5 - 2.5, abs=4)
+
+
+def test_a_meter_that_counts_a_fresh_pack_at_once_keeps_its_zero() -> None:
+    """The same filter without the creep: the fresh cartridge reads full only until the
+    first litres run through it, and the level follows the meter."""
+    estimator, truth = metered_filter(creep=0.0)
+    estimate = estimator.estimate
+    assert estimate is not None
+    assert estimator.offset == pytest.approx(0, abs=1)
+    assert estimate.level == pytest.approx(truth[-1], abs=3)
