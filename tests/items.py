@@ -79,3 +79,18 @@ RICE = ItemSpec(
     initial=3000,
     cycle_days=2,
 )
+
+# The meter counts the litres run through the installed cartridge (one pack).
+WATER_FILTER = ItemSpec(
+    id="water_filter",
+    name="Water filter cartridge, 150 L",
+    device=Device.WATER_FILTER,
+    sensor=SensorKind.LEVEL,
+    unit="L",
+    pack_size=150,
+    capacity=150,
+    lead_time_hours=LeadTime(48, 120),
+    price=13.0,
+    initial=60,
+    cycle_days=30,
+)

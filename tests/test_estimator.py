@@ -9,9 +9,9 @@ from datetime import timedelta
 import msgspec
 import pytest
 
-from edge_agent.catalog import Device, SensorKind
+from edge_agent.catalog import SensorKind
 from edge_agent.estimator import CREEP_MISSED, DRIFT_PER_DAY, LevelEstimator
-from tests.items import DETERGENT, MILK, T0
+from tests.items import DETERGENT, MILK, T0, WATER_FILTER
 
 
 def feed(estimator: LevelEstimator, values: list[float], step: timedelta = timedelta(hours=1)):
@@ -523,30 +523,19 @@ def test_two_confirmed_shortfalls_on_the_creeps_line_are_two_full_stores() -> No
     assert estimator.creep == pytest.approx(-60 / 24, rel=0.05)
 
 
-FILTER = msgspec.structs.replace(
-    DETERGENT,
-    id="water_filter",
-    device=Device.WATER_FILTER,
-    unit="L",
-    pack_size=150,
-    capacity=150,
-    initial=60,
-    cycle_days=30,
-)
-
-
 def metered_filter(creep: float, seed: int = 1) -> tuple[LevelEstimator, list[float]]:
     """A water filter's meter, read hourly over 20 days of 5 L a day, whose zero creeps
     ``creep`` litres a day towards reading less used than was (a level too high). The
     old cartridge has 60 L left at the start; a fresh one comes on day 10. Return the
     estimator and the true level at each hour."""
     rng = random.Random(seed)
-    estimator, truth = LevelEstimator(FILTER), []
+    estimator, truth = LevelEstimator(WATER_FILTER), []
     for hour in range(20 * 24):
         days = hour / 24
         level = 60 - 5 * days if days < 10 else 150 - 5 * (days - 10)
-        used = max(FILTER.pack_size - level - creep * days + rng.gauss(0, 0.3), 0.0)
-        estimator.observe(T0 + timedelta(hours=hour), FILTER.level_from_reading(round(used, 1)))
+        used = max(WATER_FILTER.pack_size - level - creep * days + rng.gauss(0, 0.3), 0.0)
+        reading = WATER_FILTER.level_from_reading(round(used, 1))
+        estimator.observe(T0 + timedelta(hours=hour), reading)
         truth.append(level)
     return estimator, truth
 
