@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import msgspec
 import pytest
 
-from edge_agent.catalog import Device, ItemSpec, LeadTime, SensorKind
+from edge_agent.catalog import LeadTime
 from edge_agent.core import (
     DELIVERY_GRACE,
     OFFLINE_AFTER,
@@ -20,7 +20,7 @@ from edge_agent.core import (
 from edge_agent.forecast import RunOut, forecast
 from edge_agent.policy import LinePlan, is_due
 from edge_agent.protocol import Reading
-from tests.items import COFFEE, DETERGENT, EGGS, MILK, RICE, T0
+from tests.items import COFFEE, DETERGENT, EGGS, MILK, RICE, T0, WATER_FILTER
 
 
 def run_household(
@@ -233,21 +233,9 @@ def test_quick_item_does_not_join_a_slow_delivery_it_cannot_wait_for() -> None:
 
 def test_water_filter_reading_counts_litres_through_the_cartridge() -> None:
     """A water filter reports litres filtered; the brain takes what is left from it."""
-    cartridge = ItemSpec(
-        id="cartridge",
-        name="Water filter cartridge",
-        device=Device.WATER_FILTER,
-        sensor=SensorKind.LEVEL,
-        unit="L",
-        pack_size=150,
-        capacity=150,
-        lead_time_hours=LeadTime(48, 96),
-        price=12.0,
-        cycle_days=30,
-    )
-    assert cartridge.level_from_reading(0) == 150
-    assert cartridge.level_from_reading(40.5) == 109.5
-    assert cartridge.level_from_reading(170) == 0
+    assert WATER_FILTER.level_from_reading(0) == 150  # one 150 L cartridge
+    assert WATER_FILTER.level_from_reading(40.5) == 109.5
+    assert WATER_FILTER.level_from_reading(170) == 0
     assert MILK.level_from_reading(812) == 812
 
 
