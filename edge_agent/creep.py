@@ -119,7 +119,8 @@ class QuietSpells:
 
     @property
     def rate(self) -> float:
-        """The creep per hour, upwards; 0 until the spells span :data:`CREEP_EVIDENCE`."""
+        """The creep per hour (negative: down); 0 until the spells span
+        :data:`CREEP_EVIDENCE`. Which way to believe is the estimator's call."""
         last = self._open.end if self._open is not None else _EPOCH
         if self._rate is None or last >= self._refit_at:
             self._rate, self._refit_at = self._fit(), last + REFIT
