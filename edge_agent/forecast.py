@@ -53,7 +53,14 @@ from sklearn.linear_model import Ridge
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from edge_agent.catalog import ItemSpec, SensorKind
-from edge_agent.estimator import HISTORY, LevelEstimator, daily_drift, hour_of, hour_start
+from edge_agent.estimator import (
+    HISTORY,
+    USE_FLOOR,
+    LevelEstimator,
+    daily_drift,
+    hour_of,
+    hour_start,
+)
 
 #: How often an item's model is refitted.
 REFIT_EVERY = timedelta(hours=6)
@@ -278,7 +285,7 @@ def fit(
 
     rate, basis = slow, f"{history_days:.0f} days of history"
     rate_days = max(slow_days, 0.5)
-    quiet = _quiet_run(totals)
+    quiet = _quiet_run(totals, USE_FLOOR * item.pack_size)
     if quiet:
         run = totals[-quiet:]
         rate = max(float(run.mean()), QUIET_FLOOR * slow)
@@ -333,7 +340,7 @@ def fit(
     )
 
 
-def _quiet_run(totals: NDArray[np.float64]) -> int:
+def _quiet_run(totals: NDArray[np.float64], unused_below: float) -> int:
     """How many of the last days have been quieter than the days before them, beyond
     what chance explains (habits fell: a diet); 0 if none.
 
@@ -343,12 +350,15 @@ def _quiet_run(totals: NDArray[np.float64]) -> int:
     the quiet ones (visitors) weakens the evidence without breaking it. The shortest
     split that passes :data:`QUIET_Z` is taken: longer ones may reach back before the
     change, and pass on the strength of the days after it. Each day of the run must
-    show some use: days with none are the household away (it comes back).
+    show some use, more than ``unused_below``: days with none are the household away
+    (it comes back). A few grams a day are none: a sensor's noise and drift show as
+    much while the household is away, and whether the days away counted as a diet
+    turned on them (``holiday``'s run-out MAE, ``docs/evaluation.md``).
     """
     n = len(totals)
-    # A day of no use at all is the household away, not habits changed: no run
-    # reaches back past it.
-    unused = np.flatnonzero(totals <= 0)
+    # A day of no use seen is the household away, not habits changed: no run reaches
+    # back past it.
+    unused = np.flatnonzero(totals <= unused_below)
     longest = min(n - 1 - int(unused[-1]) if len(unused) else n, n - QUIET_BEFORE)
     if longest < QUIET_DAYS:
         return 0
