@@ -689,8 +689,13 @@ class LevelEstimator:
         """How far a refill may show off its true size: the sensor's noise, a small use."""
         return max(4 * self.noise, SHORT_DELIVERY * self.item.pack_size)
 
+    @property
+    def use_floor(self) -> float:
+        """The least a use can be, however quiet the sensor: less is no use seen."""
+        return USE_FLOOR * self.item.pack_size
+
     def _use_threshold(self) -> float:
-        return max(3 * self.noise, USE_FLOOR * self.item.pack_size)
+        return max(3 * self.noise, self.use_floor)
 
     def _consume(self, ts: datetime, quantity: float) -> None:
         """Record ``quantity`` used (negative: given back) since the level's last time."""

@@ -53,14 +53,7 @@ from sklearn.linear_model import Ridge
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from edge_agent.catalog import ItemSpec, SensorKind
-from edge_agent.estimator import (
-    HISTORY,
-    USE_FLOOR,
-    LevelEstimator,
-    daily_drift,
-    hour_of,
-    hour_start,
-)
+from edge_agent.estimator import HISTORY, LevelEstimator, daily_drift, hour_of, hour_start
 
 #: How often an item's model is refitted.
 REFIT_EVERY = timedelta(hours=6)
@@ -285,7 +278,7 @@ def fit(
 
     rate, basis = slow, f"{history_days:.0f} days of history"
     rate_days = max(slow_days, 0.5)
-    quiet = _quiet_run(totals, USE_FLOOR * item.pack_size)
+    quiet = _quiet_run(totals, estimator.use_floor)
     if quiet:
         run = totals[-quiet:]
         rate = max(float(run.mean()), QUIET_FLOOR * slow)
