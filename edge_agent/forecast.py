@@ -14,7 +14,8 @@ consumption the estimator kept (28 days at most), and refitted every
   household as a whole is busier (guests: every item's shift pooled, by the brain),
   each item follows its last days on much less evidence of its own.
 - **Prior.** While history is short, the stated ``cycle_days`` (a pack per cycle) weighs
-  as much as :data:`PRIOR_DAYS` days of history.
+  as much as :data:`PRIOR_DAYS` days of history, shared between the days of the week:
+  a day of the week not yet seen goes by the stated rate (:func:`_prior_weight`).
 - **Pattern.** A ridge regression (scikit-learn) of the hourly use on the hour of the day
   and the day of the week, with the same recency weights, shapes the rate into daily
   and weekly patterns. Ridge shrinks the pattern to flat while evidence is thin.
@@ -113,11 +114,16 @@ def stated_rate(item: ItemSpec) -> float | None:
     return item.pack_size / item.cycle_days if item.cycle_days else None
 
 
+def _weekday(hours: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Each hour's day of the week, Monday 0 (the epoch began on a Thursday)."""
+    return (hours // 24 + 3) % 7
+
+
 def _features(hours: NDArray[np.int64]) -> NDArray[np.float64]:
-    """One-hot hour of the day and day of the week (the epoch began on a Thursday)."""
+    """One-hot hour of the day and day of the week."""
     x = np.zeros((len(hours), 31))
     x[np.arange(len(hours)), hours % 24] = 1.0
-    x[np.arange(len(hours)), 24 + (hours // 24 + 3) % 7] = 1.0
+    x[np.arange(len(hours)), 24 + _weekday(hours)] = 1.0
     return x
 
 
@@ -306,7 +312,7 @@ def fit(
     # A drifting zero passes for use, or hides some: the rate is that much less sure.
     doubt_parts.append(daily_drift(item) ** 2)
     if prior is not None:
-        weight = PRIOR_DAYS / (PRIOR_DAYS + history_days) if seen else 1.0
+        weight = _prior_weight(hours, observed) if seen else 1.0
         rate = weight * prior + (1 - weight) * rate
         doubt_parts = [part * (1 - weight) ** 2 for part in doubt_parts]
         doubt_parts.append((weight * PRIOR_DOUBT * prior) ** 2)
@@ -331,6 +337,16 @@ def fit(
         whole_units=item.sensor == SensorKind.COUNT,
         shift_z=shift_z,
     )
+
+
+def _prior_weight(hours: NDArray[np.int64], observed: NDArray[np.float64]) -> float:
+    """How much the stated cycle weighs against the history: :data:`PRIOR_DAYS` days in
+    all, shared between the days of the week. A stated cycle is the use over a whole
+    week, and a day of the week not yet seen (the first days, or a weekend the item was
+    empty through) is as its stated share of it, however the days seen went."""
+    days_seen = np.bincount(_weekday(hours), weights=observed, minlength=7) / 24
+    share = PRIOR_DAYS / 7
+    return float(np.mean(share / (days_seen + share)))
 
 
 def _quiet_run(totals: NDArray[np.float64], unused_below: float) -> int:

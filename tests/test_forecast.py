@@ -47,6 +47,22 @@ def test_measured_rate_takes_over_from_a_wrong_prior() -> None:
     assert model.rate_per_day == pytest.approx(200, rel=0.1)
 
 
+def test_a_stated_cycle_stands_for_the_days_of_the_week_not_yet_seen() -> None:
+    """Milk said to go in 2.5 days: 400 g a day over a whole week. Three weekdays at
+    250 g say nothing of the weekend, so the stated cycle still speaks for four days of
+    the week (three days against one stated would give 288 g a day); once the whole
+    week has been seen at 250 g, the measured rate leads."""
+    rates = {}
+    for days in (3, 7):
+        estimator = LevelEstimator(MILK)
+        feed_use(estimator, [250 / 24] * (24 * days), 3000, noise=2)
+        model = fit(estimator, T0 + timedelta(days=days))
+        assert model is not None
+        rates[days] = model.rate_per_day
+    assert rates[3] > 330
+    assert rates[7] < 280
+
+
 def test_no_forecast_without_history_or_a_stated_cycle() -> None:
     item = COFFEE.__class__(**{f: getattr(COFFEE, f) for f in COFFEE.__struct_fields__})
     unstated = item.__class__(
