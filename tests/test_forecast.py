@@ -50,7 +50,7 @@ def test_measured_rate_takes_over_from_a_wrong_prior() -> None:
 def test_a_stated_cycle_stands_for_the_days_of_the_week_not_yet_seen() -> None:
     """Milk said to go in 2.5 days: 400 g a day over a whole week. Three weekdays at
     250 g say nothing of the weekend, so the stated cycle still speaks for four days of
-    the week (three days against one stated would give 288 g a day); once the whole
+    the week (three days against one stated would give 286 g a day); once the whole
     week has been seen at 250 g, the measured rate leads."""
     rates = {}
     for days in (3, 7):
