@@ -93,7 +93,7 @@ Z90 = 1.2815515655446004  # the standard normal's 90th percentile
 #: or so ahead, where the forecasts orders are placed on look.
 SCORED_HOURS = (24, 72)
 #: How many scores the calibration's prior (the model's own spread) weighs as.
-CALIBRATION_PRIOR = 4
+CALIBRATION_PRIOR = 2
 #: The calibration stays within these bounds. It narrows less than it widens: the
 #: scores are on the level the sensor reads, and a zero that crept unseen makes the
 #: run-outs look nearer P50 than they were.
