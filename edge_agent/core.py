@@ -22,7 +22,7 @@ from edge_agent.budget import (
 )
 from edge_agent.catalog import ItemSpec, index_items
 from edge_agent.errors import ApprovalError, RestockError
-from edge_agent.estimator import HISTORY, LevelEstimator, Refill, hour_of
+from edge_agent.estimator import FRESH_READING, HISTORY, LevelEstimator, Refill, hour_of
 from edge_agent.forecast import (
     HOUSEHOLD_STAY_Z,
     HOUSEHOLD_Z,
@@ -111,6 +111,9 @@ class _OpenOrder:
     #: Items whose refill was seen, and when the refill was read.
     arrived: dict[str, datetime] = field(default_factory=dict)
     delivered_at: datetime | None = None  # when the shop said it was delivered
+    #: What a sound sensor showed of each item not yet seen arriving, when the shop
+    #: said the order came.
+    before: dict[str, float] = field(default_factory=dict)
     approved_at: datetime | None = None  # when the household approved a held order
 
     def could_be_here(self, ts: datetime, items: dict[str, ItemSpec]) -> bool:
@@ -354,6 +357,10 @@ class Brain:
             # Until the sensors show it, the delivery still counts as on its way.
             order.delivered_at = now
             self._claim_arrivals(order, now)
+            for line in order.decision.lines:
+                level = self._level_seen(line.item, now)
+                if line.item not in order.arrived and level is not None:
+                    order.before[line.item] = level
             return
         order = self._open.pop(request_id, None)
         if order is not None and status in ("rejected", "failed"):
@@ -577,13 +584,26 @@ class Brain:
         if order.complete:
             del self._open[order.decision.request_id]
 
+    def _level_seen(self, item_id: str, now: datetime) -> float | None:
+        """The stock a sound sensor's readings show up to ``now``; ``None`` if they are
+        not fresh (a stuck, silent or blind sensor: its level is a guess)."""
+        estimator = self.estimators[item_id]
+        estimate = estimator.estimate
+        if estimate is None or estimator.blind or now - estimate.ts > FRESH_READING:
+            return None
+        return estimate.level
+
     def _believe_delivery(self, order: _OpenOrder, delivered_at: datetime, now: datetime) -> None:
         """The shop delivered ``order`` and its grace is over: what the readings never
         showed is on the shelf all the same, less the use seen since (for a sensor below
-        its scale, which shows nothing, on top of what was surely there before).
+        its scale, which shows nothing, on top of what was surely there before). If the
+        readings were sound when it came, and they and it make more than the store
+        holds, the store ran over: it is full, and that shows where a drifting sensor's
+        zero is (:meth:`LevelEstimator.ran_over`).
 
         A sensor whose zero drifted down shows a delivery short, or not at all once it
-        reads empty while stocked; without this the agent would order again and again.
+        reads empty while stocked, or too little to be a refill into a store fuller than
+        it reads; without this the agent would order again and again.
         """
         for line in order.decision.lines:
             if line.item in order.arrived:
@@ -601,7 +621,13 @@ class Brain:
                 estimator.believe(now, min(before + line.packs * item.pack_size, item.capacity))
                 continue
             used = max(estimator.consumed_between(delivered_at, now), 0.0)
-            at_least = min(line.packs * item.pack_size, item.capacity) - used
+            delivered = line.packs * item.pack_size
+            seen = order.before.get(line.item)
+            if seen is not None and estimator.ran_over(
+                delivered_at - FRESH_READING, now, seen + delivered, used
+            ):
+                continue
+            at_least = min(delivered, item.capacity) - used
             if run_out is not None and run_out.level_at(now) < at_least:
                 estimator.believe(now, at_least)
 

@@ -22,9 +22,10 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
   time in service. A downward creep shows when a delivery the shop confirmed leaves the
   sensor reading less than was delivered: :meth:`LevelEstimator.believe` then credits
   the difference; and when a delivery shows short while the readings say it had room,
-  the store ran over and is full (:meth:`LevelEstimator.delivered`). A store never holds
-  more than its capacity, so a refill (whole packs) that reads above it shows the zero
-  crept up. Where
+  or does not show at all although it and the readings just before make more than the
+  store holds, the store ran over and is full (:meth:`LevelEstimator.delivered`,
+  :meth:`LevelEstimator.ran_over`). A store never holds more than its capacity, so a
+  refill (whole packs) that reads above it shows the zero crept up. Where
   the zero was known, over days, gives its creep rate, taken out of every reading after.
   A zero crept below the bottom of the scale reads nothing while there is stock: such a
   reading is no evidence, as a stuck one is not.
@@ -212,6 +213,8 @@ class LevelEstimator:
         #: Falls taken for perishable stock thrown away at its date, not used.
         self.thrown_away: deque[Use] = deque(maxlen=64)
         self.spikes = 0
+        #: When the last spike upwards was read (it may have been a refill, then a use).
+        self._spiked_up: datetime | None = None
         self._next_prune = 0
         #: When the first reading came: how much history the forecast can rest on.
         self.started: datetime | None = None
@@ -354,6 +357,8 @@ class LevelEstimator:
                 refill = self._jump(pending_ts, pending)
             else:
                 self.spikes += 1
+                if pending > self._level:
+                    self._spiked_up = pending_ts
         if abs(value - self._level) > self.refill_threshold:
             self._pending = (ts, value)
         else:
@@ -432,6 +437,32 @@ class LevelEstimator:
             self._zero_is(self.offset - shift, refill.ts)
         elif unexplained:
             self._short.append((refill.ts, self.offset - shift))
+
+    def ran_over(self, since: datetime, ts: datetime, came_to: float, used: float) -> bool:
+        """A delivery the shop confirmed, that readings sound until it came (``since``)
+        showed too little of to be a refill, brought the stock to ``came_to``; ``used``
+        was used since. A spike upwards read since may have been the delivery, with a use
+        just after it (the pot eaten as the rest were put away): then nothing is known.
+
+        If that is more than the store holds, the store ran over: it was full, and a
+        zero that drifts has crept down by what the readings show short of that. Left
+        alone, the agent would believe the store emptier than it is, and order early and
+        run it over again; credited, the stock would seem to fall as the zero went on
+        creeping. Known here and where it was known before, the zero gives the creep
+        (:meth:`_calibrate`). Returns whether the store ran over.
+        """
+        if (
+            self._level is None
+            or (self._spiked_up is not None and self._spiked_up >= since)
+            or not daily_drift(self.item)  # a counter's zero does not creep
+            or self.item.metered  # a new cartridge replaces the old: it never runs over
+            or came_to < self.item.capacity - self._refill_tolerance()
+        ):
+            return False
+        shift = self.item.capacity - used - self._believed(self._level)
+        if shift > self._refill_tolerance():
+            self._zero_is(self.offset - shift, ts)
+        return True
 
     def _over_capacity(self, level: float) -> bool:
         """Whether a refill to ``level`` reads more than the store holds; if so, the zero

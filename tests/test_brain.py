@@ -289,6 +289,42 @@ def test_a_delivery_the_shop_confirmed_is_seen_however_short_it_shows() -> None:
     assert estimate.level == pytest.approx(true_level, abs=40)
 
 
+def test_a_delivery_a_sound_gauge_barely_shows_filled_the_tank() -> None:
+    """A gauge creeping down 80 ml a day reads 800 ml low after ten days. A bottle comes
+    as the shop says into a tank that, truly, has room for 300 ml of it: the gauge rises
+    by less than a refill, so no delivery shows. The readings were sound just before, and
+    they and the bottle make more than the tank holds: it ran over and is full, and the
+    zero is that far down. Believed at the bottle alone, the tank seemed 800 ml emptier
+    than it was, and each bottle ordered early ran it over again; taken as a credit, the
+    gauge went on creeping and the tank seemed emptier day by day. The zero known twice
+    gives the creep, and the level stays right a week on."""
+    rng = random.Random(5)
+    brain = Brain("h", [DETERGENT])
+    lines = (LinePlan("detergent", 1, "due now"),)
+    brain.track(OrderDecision(request_id="r1", created_at=T0 + timedelta(days=7), lines=lines))
+    true_level, delivered = 2900.0, T0 + timedelta(days=10)
+    for step in range(17 * 24):
+        now = T0 + timedelta(hours=step)
+        if step % 24 == 20:
+            true_level -= 20
+        if now == delivered:
+            brain.update_status("r1", "delivered", now)
+            true_level = min(true_level + 1500, 3000)
+        value = true_level - 80 * step / 24 + rng.gauss(0, 3)
+        brain.observe("detergent", Reading(ts=now, value=round(value), unit="ml", seq=step), now)
+        brain.decide(now)
+        if now == delivered + DELIVERY_GRACE + timedelta(hours=1):
+            estimate = brain.estimators["detergent"].estimate
+            assert estimate is not None
+            assert estimate.level == pytest.approx(true_level, abs=60)
+    estimator = brain.estimators["detergent"]
+    assert not estimator.refills  # the gauge never showed the delivery
+    assert estimator.offset == pytest.approx(-80 * 17, abs=100)
+    estimate = estimator.estimate
+    assert estimate is not None
+    assert estimate.level == pytest.approx(true_level, abs=100)
+
+
 def test_a_gauge_reading_empty_while_stocked_is_not_ordered_again_and_again() -> None:
     """A detergent gauge whose zero drifts down 120 ml a day reads empty within a fortnight
     while the tank is full, and can show no delivery after that. Each delivery the shop

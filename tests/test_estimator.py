@@ -11,7 +11,7 @@ import pytest
 
 from edge_agent.catalog import SensorKind
 from edge_agent.estimator import CREEP_MISSED, DRIFT_PER_DAY, LevelEstimator
-from tests.items import DETERGENT, MILK, T0, WATER_FILTER
+from tests.items import DETERGENT, EGGS, MILK, T0, WATER_FILTER
 
 
 def feed(estimator: LevelEstimator, values: list[float], step: timedelta = timedelta(hours=1)):
@@ -262,6 +262,32 @@ def test_believed_stock_never_lowers_what_the_readings_show() -> None:
     estimator.believe(T0 + timedelta(hours=3), 1000)
     assert estimator.estimate is not None
     assert estimator.estimate.level == 2500
+
+
+def test_a_delivery_that_ran_the_store_over_shows_where_the_zero_is() -> None:
+    """A tank read at 2,000 ml takes a 1.5 L bottle the gauge does not show: it ran over,
+    so it is full (3 L, less the 50 ml used since), and the gauge reads 950 ml low.
+    Stock that would have fitted, or a counter (whose zero does not creep), says nothing
+    of the zero; nor does a delivery the readings may have shown as a spike up, which a
+    use just after it brought down."""
+    estimator = LevelEstimator(DETERGENT)
+    feed(estimator, [2000, 2000, 2000])
+    at = T0 + timedelta(hours=3)
+    assert not estimator.ran_over(T0, at, 2700, 50)
+    assert estimator.offset == 0
+    assert estimator.ran_over(T0, at, 3500, 50)
+    assert estimator.offset == pytest.approx(-950)
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(2950)
+    eggs = LevelEstimator(EGGS)
+    feed(eggs, [25, 25, 24])
+    assert not eggs.ran_over(T0, at, 34, 0)
+    assert eggs.offset == 0
+    spiked = LevelEstimator(DETERGENT)
+    feed(spiked, [2000, 2000, 2000, 3000, 2100, 2100])
+    assert spiked.spikes == 1
+    assert not spiked.ran_over(T0 + timedelta(hours=2), T0 + timedelta(hours=6), 3500, 0)
+    assert spiked.ran_over(T0 + timedelta(hours=4), T0 + timedelta(hours=6), 3500, 0)
 
 
 def test_milk_thrown_away_at_its_date_is_not_counted_as_use() -> None:
