@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
@@ -263,27 +264,46 @@ def test_delivered_order_counts_until_the_refill_shows() -> None:
     assert estimate.level == decision.lines[0].packs * 1000
 
 
-def test_a_delivery_the_shop_confirmed_is_seen_however_short_it_shows() -> None:
-    """A gauge creeping down 80 ml a day reads 800 ml low after ten days. A bottle comes
-    as the shop says, and the tank, nearly full, takes 700 ml of it: that rise is the
-    delivery, not shopping, and the tank ran over, so it is full whatever the gauge says."""
-    rng = random.Random(9)
+def bottle_into_a_creeping_tank(
+    *, wash: float, days: int, seed: int, check: Callable[[datetime, Brain, float], None]
+) -> tuple[Brain, float]:
+    """A detergent tank holding 2,900 ml, ``wash`` ml used each evening, read hourly by a
+    gauge whose zero creeps down 80 ml a day; a bottle ordered on day 7 comes on day 10,
+    as the shop says, and the brain decides after every reading. ``check`` is called
+    with the time, the brain and the true level after each reading, for ``days`` days.
+
+    Returns the brain and the true level at the end.
+    """
+    rng = random.Random(seed)
     brain = Brain("h", [DETERGENT])
     lines = (LinePlan("detergent", 1, "due now"),)
     brain.track(OrderDecision(request_id="r1", created_at=T0 + timedelta(days=7), lines=lines))
     true_level, delivered = 2900.0, T0 + timedelta(days=10)
-    for step in range(11 * 24):
+    for step in range(days * 24):
         now = T0 + timedelta(hours=step)
         if step % 24 == 20:
-            true_level -= 60
+            true_level -= wash
         if now == delivered:
             brain.update_status("r1", "delivered", now)
             true_level = min(true_level + 1500, 3000)
         value = true_level - 80 * step / 24 + rng.gauss(0, 3)
         brain.observe("detergent", Reading(ts=now, value=round(value), unit="ml", seq=step), now)
-        if now == delivered + timedelta(hours=2):
+        brain.decide(now)
+        check(now, brain, true_level)
+    return brain, true_level
+
+
+def test_a_delivery_the_shop_confirmed_is_seen_however_short_it_shows() -> None:
+    """A gauge creeping down 80 ml a day reads 800 ml low after ten days. A bottle comes
+    as the shop says, and the tank, nearly full, takes 700 ml of it: that rise is the
+    delivery, not shopping, and the tank ran over, so it is full whatever the gauge says."""
+
+    def matched(now: datetime, brain: Brain, _: float) -> None:
+        if now == T0 + timedelta(days=10, hours=2):
             assert brain.on_the_way("detergent", now) == 0
             assert not brain.bought_by_hand["detergent"]
+
+    brain, true_level = bottle_into_a_creeping_tank(wash=60, days=11, seed=9, check=matched)
     estimate = brain.estimators["detergent"].estimate
     assert estimate is not None
     assert estimate.level == pytest.approx(true_level, abs=40)
@@ -298,25 +318,16 @@ def test_a_delivery_a_sound_gauge_barely_shows_filled_the_tank() -> None:
     than it was, and each bottle ordered early ran it over again; taken as a credit, the
     gauge went on creeping and the tank seemed emptier day by day. The zero known twice
     gives the creep, and the level stays right a week on."""
-    rng = random.Random(5)
-    brain = Brain("h", [DETERGENT])
-    lines = (LinePlan("detergent", 1, "due now"),)
-    brain.track(OrderDecision(request_id="r1", created_at=T0 + timedelta(days=7), lines=lines))
-    true_level, delivered = 2900.0, T0 + timedelta(days=10)
-    for step in range(17 * 24):
-        now = T0 + timedelta(hours=step)
-        if step % 24 == 20:
-            true_level -= 20
-        if now == delivered:
-            brain.update_status("r1", "delivered", now)
-            true_level = min(true_level + 1500, 3000)
-        value = true_level - 80 * step / 24 + rng.gauss(0, 3)
-        brain.observe("detergent", Reading(ts=now, value=round(value), unit="ml", seq=step), now)
-        brain.decide(now)
-        if now == delivered + DELIVERY_GRACE + timedelta(hours=1):
+
+    def full_after_the_grace(now: datetime, brain: Brain, true_level: float) -> None:
+        if now == T0 + timedelta(days=10) + DELIVERY_GRACE + timedelta(hours=1):
             estimate = brain.estimators["detergent"].estimate
             assert estimate is not None
             assert estimate.level == pytest.approx(true_level, abs=60)
+
+    brain, true_level = bottle_into_a_creeping_tank(
+        wash=20, days=17, seed=5, check=full_after_the_grace
+    )
     estimator = brain.estimators["detergent"]
     assert not estimator.refills  # the gauge never showed the delivery
     assert estimator.offset == pytest.approx(-80 * 17, abs=100)
