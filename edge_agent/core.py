@@ -358,8 +358,9 @@ class Brain:
             order.delivered_at = now
             self._claim_arrivals(order, now)
             for line in order.decision.lines:
-                level = self._level_seen(line.item, now)
-                if line.item not in order.arrived and level is not None:
+                if line.item in order.arrived:
+                    continue
+                if (level := self._level_seen(line.item, now)) is not None:
                     order.before[line.item] = level
             return
         order = self._open.pop(request_id, None)
