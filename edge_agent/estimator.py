@@ -17,7 +17,9 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
 - **Tare drift.** Slow drift is followed like any small change; it never reaches the
   refill threshold, so it is never taken for a refill. An upward creep is fitted on the
   quiet spells between uses, apart from the day's temperature swing
-  (:mod:`edge_agent.creep`), and corrected; the rest can't be told from use, so the
+  (:mod:`edge_agent.creep`), and corrected (one far faster than a zero wanders, from
+  where the zero was last known: uses too small to see hid it until then); the rest
+  can't be told from use, so the
   estimate carries a doubt (:attr:`LevelEstimator.drift`) that grows with the sensor's
   time in service. A downward creep shows when a delivery the shop confirmed leaves the
   sensor reading less than was delivered: :meth:`LevelEstimator.believe` then credits
@@ -90,6 +92,9 @@ ZERO_POINTS = 6
 ZERO_SPAN = timedelta(days=5)
 #: ... if it is more than this many times the sd of a day's ordinary drift.
 CREEP_SHOWN = 2.0
+#: A creep up the quiet spells show at more than this many times that sd is no zero
+#: wandering: it crept at that rate from where the zero was last known.
+CREEP_BACK_DATED = 4.0
 #: Two confirmed deliveries that show short, by more than a zero wanders and less than
 #: a big use, are two full stores if their shortfalls put the zero on one line with
 #: where it was last known (the creeps from there and between them within this share
@@ -658,10 +663,30 @@ class LevelEstimator:
         # The creep hid this much use: the level fell that much more than it shows.
         hidden = self.creep * hours
         self.offset += hidden
+        self._back_date(ts)
         self._consume(ts, quantity + hidden)
         self._level, self._level_ts = level, ts
         if pinned is not None:
             self._unpin(pinned, ts, value)
+
+    def _back_date(self, ts: datetime) -> None:
+        """A creep up the quiet spells show, far faster than a zero wanders
+        (:data:`CREEP_BACK_DATED`), crept from where the zero was last known, not only
+        from when it showed: an item in daily use in doses too small to see has no quiet
+        spells until it stands empty. The zero is brought up to that line, and the use
+        the creep hid over the hours kept is spread over them."""
+        if self._calibrated is not None or self._zero_at is None or ts <= self._zero_at:
+            return
+        rate = self.creep
+        if rate * 24 <= CREEP_BACK_DATED * daily_drift(self.item):
+            return
+        since = (ts - self._zero_at) / timedelta(hours=1)
+        behind = self._zero_offset + rate * since - self.offset
+        if behind <= self._use_threshold():
+            return
+        self.offset += behind
+        start = max(self._zero_at, ts - HISTORY)
+        self._spread(start, ts, behind * ((ts - start) / (ts - self._zero_at)))
 
     def _at_full_scale(self, value: float) -> bool:
         """Whether ``value`` is a meter's reading of a full pack: the end of its scale."""
