@@ -360,7 +360,7 @@ class Brain:
             for line in order.decision.lines:
                 if line.item in order.arrived:
                     continue
-                if (level := self._level_seen(line.item, now)) is not None:
+                if (level := self.estimators[line.item].level_read(now)) is not None:
                     order.before[line.item] = level
             return
         order = self._open.pop(request_id, None)
@@ -584,15 +584,6 @@ class Brain:
                 break
         if order.complete:
             del self._open[order.decision.request_id]
-
-    def _level_seen(self, item_id: str, now: datetime) -> float | None:
-        """The stock a sound sensor's readings show up to ``now``; ``None`` if they are
-        not fresh (a stuck, silent or blind sensor: its level is a guess)."""
-        estimator = self.estimators[item_id]
-        estimate = estimator.estimate
-        if estimate is None or estimator.blind or now - estimate.ts > FRESH_READING:
-            return None
-        return estimate.level
 
     def _believe_delivery(self, order: _OpenOrder, delivered_at: datetime, now: datetime) -> None:
         """The shop delivered ``order`` and its grace is over: what the readings never

@@ -19,18 +19,17 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
   quiet spells between uses, apart from the day's temperature swing
   (:mod:`edge_agent.creep`), and corrected (one far faster than a zero wanders, from
   where the zero was last known: uses too small to see hid it until then); the rest
-  can't be told from use, so the
-  estimate carries a doubt (:attr:`LevelEstimator.drift`) that grows with the sensor's
-  time in service. A downward creep shows when a delivery the shop confirmed leaves the
-  sensor reading less than was delivered: :meth:`LevelEstimator.believe` then credits
-  the difference; and when a delivery shows short while the readings say it had room,
-  or does not show at all although it and the readings just before make more than the
-  store holds, the store ran over and is full (:meth:`LevelEstimator.delivered`,
-  :meth:`LevelEstimator.ran_over`). A store never holds more than its capacity, so a
-  refill (whole packs) that reads above it shows the zero crept up. Where
-  the zero was known, over days, gives its creep rate, taken out of every reading after.
-  A zero crept below the bottom of the scale reads nothing while there is stock: such a
-  reading is no evidence, as a stuck one is not.
+  can't be told from use, so the estimate carries a doubt (:attr:`LevelEstimator.drift`)
+  that grows with the sensor's time in service. A downward creep shows when a delivery
+  the shop confirmed leaves the sensor reading less than was delivered:
+  :meth:`LevelEstimator.believe` then credits the difference; and when a delivery shows
+  short while the readings say it had room, or does not show at all although it and the
+  readings just before make more than the store holds, the store ran over and is full
+  (:meth:`LevelEstimator.delivered`, :meth:`LevelEstimator.ran_over`). A store never
+  holds more than its capacity, so a refill (whole packs) that reads above it shows the
+  zero crept up. Where the zero was known, over days, gives its creep rate, taken out of
+  every reading after. A zero crept below the bottom of the scale reads nothing while
+  there is stock: such a reading is no evidence, as a stuck one is not.
 
 Consumption is kept per hour, for the forecast's consumption model, with the hours the
 item was (nearly) empty marked: their use was not seen, only the lack of stock.
@@ -534,7 +533,7 @@ class LevelEstimator:
             # The median lags a use just before; a stuck or silent sensor missed some.
             assert self._level_ts is not None
             assert self._last_value is not None
-            fresh = ts - self._level_ts <= FRESH_READING and not self.blind
+            fresh = self._sound_at(ts)
             self._rise = (refill, value - self._last_value, value) if fresh else None
             if self._below_scale:
                 self._back_on_scale(ts, value)
@@ -613,6 +612,19 @@ class LevelEstimator:
         self._window.append(value)
         self._level, self._level_ts, self._last_value = value, ts, value
 
+    def _sound_at(self, ts: datetime) -> bool:
+        """Whether the readings are sound up to ``ts``: the level read at most
+        :data:`FRESH_READING` before, the sensor neither stuck nor below its scale."""
+        return (
+            self._level_ts is not None and ts - self._level_ts <= FRESH_READING and not self.blind
+        )
+
+    def level_read(self, now: datetime) -> float | None:
+        """The stock believed, if the readings are sound up to ``now``; ``None`` if not
+        (a stuck, silent or blind sensor's level is a guess)."""
+        estimate = self.estimate
+        return estimate.level if estimate is not None and self._sound_at(now) else None
+
     @property
     def blind(self) -> bool:
         """Whether the readings show nothing: a stuck sensor, or one whose zero crept
@@ -661,23 +673,24 @@ class LevelEstimator:
         level = statistics.median(self._window)
         quantity = self._level - level
         # The creep hid this much use: the level fell that much more than it shows.
-        hidden = self.creep * hours
+        creep = self.creep
+        hidden = creep * hours
         self.offset += hidden
-        self._back_date(ts)
+        self._back_date(ts, creep)
         self._consume(ts, quantity + hidden)
         self._level, self._level_ts = level, ts
         if pinned is not None:
             self._unpin(pinned, ts, value)
 
-    def _back_date(self, ts: datetime) -> None:
+    def _back_date(self, ts: datetime, rate: float) -> None:
         """A creep up the quiet spells show, far faster than a zero wanders
         (:data:`CREEP_BACK_DATED`), crept from where the zero was last known, not only
         from when it showed: an item in daily use in doses too small to see has no quiet
         spells until it stands empty. The zero is brought up to that line, and the use
-        the creep hid over the hours kept is spread over them."""
+        the creep hid over the hours kept is spread over them. ``rate``: the creep per
+        hour, as :attr:`creep` gives it."""
         if self._calibrated is not None or self._zero_at is None or ts <= self._zero_at:
             return
-        rate = self.creep
         if rate * 24 <= CREEP_BACK_DATED * daily_drift(self.item):
             return
         since = (ts - self._zero_at) / timedelta(hours=1)
