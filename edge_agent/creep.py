@@ -96,6 +96,7 @@ class QuietSpells:
         self._closed: deque[SpellFit] = deque()
         self._total = SpellFit(_EPOCH, 0.0, 0, np.zeros((_TERMS + 1, _TERMS + 1)))
         self._rate: float | None = None
+        self._sd = 0.0
         self._refit_at = _EPOCH
 
     def add(self, ts: datetime, value: float) -> None:
@@ -123,10 +124,17 @@ class QuietSpells:
         :data:`CREEP_EVIDENCE`. Which way to believe is the estimator's call."""
         last = self._open.end if self._open is not None else _EPOCH
         if self._rate is None or last >= self._refit_at:
-            self._rate, self._refit_at = self._fit(), last + REFIT
+            (self._rate, self._sd), self._refit_at = self._fit(), last + REFIT
         return self._rate
 
-    def _fit(self) -> float:
+    @property
+    def rate_sd(self) -> float:
+        """How unsure :attr:`rate` is: one sd, per hour (0 while it is 0 for want of
+        evidence)."""
+        _ = self.rate
+        return self._sd
+
+    def _fit(self) -> tuple[float, float]:
         prior = self.prior
         total, spells = self._total, len(self._closed)
         if self._open is not None and self._open.n >= 2:
@@ -134,17 +142,18 @@ class QuietSpells:
         moments = total.moments
         free = total.readings - spells - _TERMS  # each spell's level, and the terms
         if prior <= 0 or free <= 0 or total.hours < CREEP_EVIDENCE / timedelta(hours=1):
-            return 0.0
+            return 0.0, 0.0
         design, response = moments[:_TERMS, :_TERMS], moments[:_TERMS, _TERMS]
         try:
             inverse = np.linalg.inv(design)
         except np.linalg.LinAlgError:
-            return 0.0
+            return 0.0, 0.0
         fit = inverse @ response
         doubt = max(moments[_TERMS, _TERMS] - fit @ response, 0.0) / free * inverse[0, 0]
         if not doubt >= 0:  # NaN: a design too near singular to tell
-            return 0.0
-        return float(fit[0]) * prior**2 / (prior**2 + float(doubt))
+            return 0.0, 0.0
+        shrink = prior**2 / (prior**2 + float(doubt))
+        return float(fit[0]) * shrink, math.sqrt(float(doubt) * shrink)
 
 
 def _pooled(fits: Iterable[SpellFit]) -> SpellFit:

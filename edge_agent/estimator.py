@@ -190,6 +190,9 @@ class LevelEstimator:
         #: When the sensor's zero was last known, and the offset it was then known at.
         self._zero_at: datetime | None = None
         self._zero_offset = 0.0
+        #: The offset taken back along the creep's fitted rate since the zero was known
+        #: (:meth:`_back_date`), and how unsure that is (one sd).
+        self._dated, self._dated_sd = 0.0, 0.0
         #: (ts, offset) wherever the zero was known, for its creep rate.
         self._zeros: deque[tuple[datetime, float]] = deque(maxlen=ZERO_POINTS)
         #: Confirmed deliveries that showed short, maybe full stores: (ts, offset then).
@@ -254,8 +257,10 @@ class LevelEstimator:
         if self._calibrated is not None:
             return self._wander()  # the creep since the zero was known is measured
         # The quiet spells catch most of a creep, not all: a sensor seen to creep this
-        # much is at least a share of that unsure of its zero.
-        return max(self._wander(), CREEP_MISSED * abs(self.offset - self._zero_offset))
+        # much is at least a share of that unsure of its zero. A creep taken back along
+        # the fitted rate (_back_date) is as unsure as that rate, times the hours.
+        crept = self.offset - self._zero_offset - self._dated
+        return max(self._wander(), CREEP_MISSED * abs(crept) + self._dated_sd)
 
     def _wander(self) -> float:
         """How far a zero wanders (one sd) from where it was last known until now."""
@@ -270,6 +275,7 @@ class LevelEstimator:
     def _zero_is(self, offset: float, ts: datetime) -> None:
         """The sensor's zero is known: it reads ``offset`` high (negative: low) at ``ts``."""
         self.offset, self._zero_offset, self._zero_at = offset, offset, ts
+        self._dated, self._dated_sd = 0.0, 0.0
         self._zeros.append((ts, offset))
         self._calibrate()
 
@@ -343,7 +349,9 @@ class LevelEstimator:
         if self._last_ts is not None and ts <= self._last_ts:
             return None
         self._last_ts = ts
-        value = min(max(value, 0.0), self.item.capacity * 1.5)
+        # A reading far over what the store holds is a spike; the scale's top moves up
+        # with a zero that crept up.
+        value = min(max(value, 0.0), self.item.capacity * 1.5 + max(self.offset, 0.0))
         if self._level is None or self._level_ts is None:
             self.started = self._zero_at = ts
             self._zeros.append((ts, 0.0))
@@ -687,8 +695,11 @@ class LevelEstimator:
         (:data:`CREEP_BACK_DATED`), crept from where the zero was last known, not only
         from when it showed: an item in daily use in doses too small to see has no quiet
         spells until it stands empty. The zero is brought up to that line, and the use
-        the creep hid over the hours kept is spread over them. ``rate``: the creep per
-        hour, as :attr:`creep` gives it."""
+        the creep hid over the hours kept is spread over them. How far the zero may be
+        off the line is the fitted rate's own doubt times those hours, not the share of
+        the creep the quiet spells may miss (:attr:`drift`): that would leave a hopper
+        crept a kilogram half a kilogram unsure, ordered for again and again.
+        ``rate``: the creep per hour, as :attr:`creep` gives it."""
         if self._calibrated is not None or self._zero_at is None or ts <= self._zero_at:
             return
         if rate * 24 <= CREEP_BACK_DATED * daily_drift(self.item):
@@ -698,6 +709,8 @@ class LevelEstimator:
         if behind <= self._use_threshold():
             return
         self.offset += behind
+        self._dated += behind
+        self._dated_sd = self._quiet.rate_sd * since
         start = max(self._zero_at, ts - HISTORY)
         self._spread(start, ts, behind * ((ts - start) / (ts - self._zero_at)))
 
