@@ -459,6 +459,8 @@ class RunOut:
     #: How far out P10 and P90 go, against the model's spread
     #: (:attr:`Forecaster.calibration`).
     calibration: float = field(default=1.0, compare=False)
+    #: How far out P10 goes, if further (:attr:`Forecaster.early_calibration`).
+    early_calibration: float = field(default=0.0, compare=False)
     _found: dict[float, datetime] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -466,7 +468,7 @@ class RunOut:
     @property
     def p10(self) -> datetime:
         """The early run-out: one future in ten is busier."""
-        return self.at(Z90 * self.calibration)
+        return self.at(Z90 * max(self.calibration, self.early_calibration))
 
     @property
     def p50(self) -> datetime:
@@ -526,6 +528,9 @@ class Forecaster:
         #: How far out P10 and P90 go, against the model's spread: the scale that the
         #: item's own scored run-outs call for.
         self.calibration = 1.0
+        #: The scale P10 alone needs, if more: as far out as the item's run-outs that
+        #: came early went, one in ten beyond it.
+        self.early_calibration = 1.0
 
     def set_busier(self, busier: bool) -> None:
         """The household is busier (or no longer): refit at the next forecast."""
@@ -554,8 +559,11 @@ class Forecaster:
         from (deliveries after it aside). One that came :data:`SCORED_HOURS` after the
         refit is scored by how many of the model's standard deviations of use it took:
         the scale that would have put four in five of them within P10 and P90 is the
-        calibration, drawn towards 1 while few are scored. A refit whose use is unknown
-        before its run-out (the household away) is not scored.
+        calibration, drawn towards 1 while few are scored. The scores of an item whose
+        run-outs come early more often than late lean one way: P10 goes out as far as
+        one in ten of them still went past it (:attr:`early_calibration`), if that is
+        further. A refit whose use is unknown before its run-out (the household away)
+        is not scored.
         """
         known = model.start_hour
         track = self._track
@@ -567,6 +575,8 @@ class Forecaster:
             seen = float(np.quantile(np.abs(scores), 0.8)) / Z90
             low, high = CALIBRATION_RANGE
             self.calibration = min(max((n * seen + prior) / (n + prior), low), high)
+            early = float(np.quantile(scores, 0.9)) / Z90
+            self.early_calibration = min(max((n * early + prior) / (n + prior), low), high)
         estimate = self.estimator.estimate
         # A refit for the busier household or days away comes within the hour: one
         # score of each hour is enough.
@@ -614,6 +624,7 @@ class Forecaster:
             on_the_way=extra_stock,
             best_before=best_before,
             calibration=self.calibration,
+            early_calibration=self.early_calibration,
         )
 
 
