@@ -30,6 +30,11 @@ _DAY = 86400.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The fitted terms: hours, the day's sine and cosine; then the reading itself.
 _TERMS = 3
+#: Most sensors creep about as fast as ``prior`` says; a faulty one in this many creeps
+#: about this many times as fast. A slope the spells show clearly beyond the usual is
+#: that sensor's, and is believed; one within it is drawn towards 0 as before.
+FAULTY_SHARE = 0.05
+FAULTY_FASTER = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +157,24 @@ class QuietSpells:
         doubt = max(moments[_TERMS, _TERMS] - fit @ response, 0.0) / free * inverse[0, 0]
         if not doubt >= 0:  # NaN: a design too near singular to tell
             return 0.0, 0.0
-        shrink = prior**2 / (prior**2 + float(doubt))
-        return float(fit[0]) * shrink, math.sqrt(float(doubt) * shrink)
+        return _posterior(float(fit[0]), float(doubt), prior)
+
+
+def _posterior(slope: float, doubt: float, prior: float) -> tuple[float, float]:
+    """The creep rate's mean and sd, given a fitted ``slope`` of variance ``doubt``: the
+    prior a mixture of the usual sensor (sd ``prior``) and the faulty one."""
+    kinds = []
+    for share, sd in ((1 - FAULTY_SHARE, prior), (FAULTY_SHARE, prior * FAULTY_FASTER)):
+        spread = sd**2 + doubt
+        shrink = sd**2 / spread
+        weight = math.log(share) - 0.5 * (math.log(spread) + slope**2 / spread)
+        kinds.append((weight, slope * shrink, doubt * shrink))
+    top = max(weight for weight, _, _ in kinds)
+    odds = [math.exp(weight - top) for weight, _, _ in kinds]
+    total = sum(odds)
+    mean = sum(odd * m for odd, (_, m, _) in zip(odds, kinds, strict=True)) / total
+    square = sum(odd * (v + m**2) for odd, (_, m, v) in zip(odds, kinds, strict=True)) / total
+    return mean, math.sqrt(max(square - mean**2, 0.0))
 
 
 def _pooled(fits: Iterable[SpellFit]) -> SpellFit:

@@ -66,6 +66,13 @@ USE_MEMORY = timedelta(days=1)
 CREEP_MISSED = 0.5
 #: A quiet spell, over which the tare creep is measured, has readings this close.
 QUIET_GAP = 6.0  # hours
+#: A device reads on a heartbeat, and when what it senses changes: the heartbeat is
+#: taken as the 3rd quartile of this many recent gaps between readings (each reading
+#: between two beats splits a gap) ...
+CADENCE_GAPS = 64
+#: ... and a reading sooner than this share of it after the last was sent for a change:
+#: a use too small to tell from noise may be behind it.
+OFF_BEAT = 0.95
 #: A load cell's or gauge's zero wanders by about this share of its range a day (one
 #: sd): temperature and age. The household simulators draw their drift with this figure.
 DRIFT_PER_DAY = 0.002
@@ -172,6 +179,11 @@ class LevelEstimator:
         self._window: deque[float] = deque(maxlen=MEDIAN_WINDOW)
         self._pending: tuple[datetime, float] | None = None
         self._last_ts: datetime | None = None
+        #: Recent gaps between readings, in seconds, for the device's heartbeat.
+        self._gaps: deque[float] = deque(maxlen=CADENCE_GAPS)
+        self._heard = 0  # gaps heard in all
+        self._beat = 0.0  # the heartbeat, in seconds; 0 until there are enough gaps
+        self._off_beat = False  # the last reading came sooner than a heartbeat
         self._level: float | None = None
         self._level_ts: datetime | None = None
         self._last_value: float | None = None
@@ -191,8 +203,8 @@ class LevelEstimator:
         self._zero_at: datetime | None = None
         self._zero_offset = 0.0
         #: The offset taken back along the creep's fitted rate since the zero was known
-        #: (:meth:`_back_date`), and how unsure that is (one sd).
-        self._dated, self._dated_sd = 0.0, 0.0
+        #: (:meth:`_back_date`).
+        self._dated = 0.0
         #: (ts, offset) wherever the zero was known, for its creep rate.
         self._zeros: deque[tuple[datetime, float]] = deque(maxlen=ZERO_POINTS)
         #: Confirmed deliveries that showed short, maybe full stores: (ts, offset then).
@@ -256,17 +268,24 @@ class LevelEstimator:
         """
         if self._calibrated is not None:
             return self._wander()  # the creep since the zero was known is measured
+        if self._dated > 0:
+            # A creep clearly faster than a zero wanders, taken back along the fitted
+            # rate (_back_date) and followed since: as unsure as that rate, times the
+            # hours since the zero was known.
+            return max(self._wander(), self._quiet.rate_sd * self._hours_since_zero())
         # The quiet spells catch most of a creep, not all: a sensor seen to creep this
-        # much is at least a share of that unsure of its zero. A creep taken back along
-        # the fitted rate (_back_date) is as unsure as that rate, times the hours.
-        crept = self.offset - self._zero_offset - self._dated
-        return max(self._wander(), CREEP_MISSED * abs(crept) + self._dated_sd)
+        # much is at least a share of that unsure of its zero.
+        crept = self.offset - self._zero_offset
+        return max(self._wander(), CREEP_MISSED * abs(crept))
+
+    def _hours_since_zero(self) -> float:
+        if self._zero_at is None or self._level_ts is None:
+            return 0.0
+        return (self._level_ts - self._zero_at) / timedelta(hours=1)
 
     def _wander(self) -> float:
         """How far a zero wanders (one sd) from where it was last known until now."""
-        if self._zero_at is None or self._level_ts is None:
-            return 0.0
-        return daily_drift(self.item) * ((self._level_ts - self._zero_at) / timedelta(days=1))
+        return daily_drift(self.item) * self._hours_since_zero() / 24
 
     def _could_have_drifted(self, shift: float) -> bool:
         """Whether the zero may have moved by ``shift`` since it was last known."""
@@ -275,7 +294,7 @@ class LevelEstimator:
     def _zero_is(self, offset: float, ts: datetime) -> None:
         """The sensor's zero is known: it reads ``offset`` high (negative: low) at ``ts``."""
         self.offset, self._zero_offset, self._zero_at = offset, offset, ts
-        self._dated, self._dated_sd = 0.0, 0.0
+        self._dated = 0.0
         self._zeros.append((ts, offset))
         self._calibrate()
 
@@ -348,6 +367,8 @@ class LevelEstimator:
         """
         if self._last_ts is not None and ts <= self._last_ts:
             return None
+        if self._last_ts is not None:
+            self._heard_after((ts - self._last_ts).total_seconds())
         self._last_ts = ts
         # A reading far over what the store holds is a spike; the scale's top moves up
         # with a zero that crept up.
@@ -376,6 +397,16 @@ class LevelEstimator:
         else:
             self._accept(ts, value)
         return refill
+
+    def _heard_after(self, gap: float) -> None:
+        """A reading came ``gap`` seconds after the last: keep the heartbeat, and whether
+        this one came before it was due."""
+        gaps = self._gaps
+        gaps.append(gap)
+        self._heard += 1
+        if self._heard % (CADENCE_GAPS // 4) == 0:  # the heartbeat hardly changes
+            self._beat = sorted(gaps)[3 * len(gaps) // 4]
+        self._off_beat = gap < OFF_BEAT * self._beat
 
     def believe(self, ts: datetime, level: float) -> None:
         """Take ``level`` as the stock at ``ts``, on news other than the readings.
@@ -657,8 +688,10 @@ class LevelEstimator:
         difference = abs(rise)
         assert self._level_ts is not None
         hours = (ts - self._level_ts).total_seconds() / _HOUR
-        if difference > self._use_threshold() or hours > QUIET_GAP:
-            self._quiet.close()  # a use (or a gap that may hide one) ends a quiet spell
+        if difference > self._use_threshold() or hours > QUIET_GAP or self._off_beat:
+            # A use, a gap that may hide one, or a reading sent for a change (a use too
+            # small to tell from noise, maybe) ends a quiet spell.
+            self._quiet.close()
         if value == self._last_value:
             self._run += 1
             if self.stuck:
@@ -702,15 +735,20 @@ class LevelEstimator:
         ``rate``: the creep per hour, as :attr:`creep` gives it."""
         if self._calibrated is not None or self._zero_at is None or ts <= self._zero_at:
             return
-        if rate * 24 <= CREEP_BACK_DATED * daily_drift(self.item):
+        # Taken back only where the creep is clearly that fast (two sd under the fit),
+        # and the line is only ever raised, so only as far as the rate surely goes (one
+        # sd under): the fitted rate wanders about the true one, and the highest of its
+        # lines would stand.
+        sd = self._quiet.rate_sd
+        if (rate - 2 * sd) * 24 <= CREEP_BACK_DATED * daily_drift(self.item):
             return
+        surely = rate - sd
         since = (ts - self._zero_at) / timedelta(hours=1)
-        behind = self._zero_offset + rate * since - self.offset
+        behind = self._zero_offset + surely * since - self.offset
         if behind <= self._use_threshold():
             return
         self.offset += behind
         self._dated += behind
-        self._dated_sd = self._quiet.rate_sd * since
         start = max(self._zero_at, ts - HISTORY)
         self._spread(start, ts, behind * ((ts - start) / (ts - self._zero_at)))
 
