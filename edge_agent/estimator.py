@@ -202,9 +202,9 @@ class LevelEstimator:
         #: When the sensor's zero was last known, and the offset it was then known at.
         self._zero_at: datetime | None = None
         self._zero_offset = 0.0
-        #: The offset taken back along the creep's fitted rate since the zero was known
+        #: Whether a creep was taken back along its fitted rate since the zero was known
         #: (:meth:`_back_date`).
-        self._dated = 0.0
+        self._taken_back = False
         #: (ts, offset) wherever the zero was known, for its creep rate.
         self._zeros: deque[tuple[datetime, float]] = deque(maxlen=ZERO_POINTS)
         #: Confirmed deliveries that showed short, maybe full stores: (ts, offset then).
@@ -268,7 +268,7 @@ class LevelEstimator:
         """
         if self._calibrated is not None:
             return self._wander()  # the creep since the zero was known is measured
-        if self._dated > 0:
+        if self._taken_back:
             # A creep clearly faster than a zero wanders, taken back along the fitted
             # rate (_back_date) and followed since: as unsure as that rate, times the
             # hours since the zero was known.
@@ -294,7 +294,7 @@ class LevelEstimator:
     def _zero_is(self, offset: float, ts: datetime) -> None:
         """The sensor's zero is known: it reads ``offset`` high (negative: low) at ``ts``."""
         self.offset, self._zero_offset, self._zero_at = offset, offset, ts
-        self._dated = 0.0
+        self._taken_back = False
         self._zeros.append((ts, offset))
         self._calibrate()
 
@@ -748,7 +748,7 @@ class LevelEstimator:
         if behind <= self._use_threshold():
             return
         self.offset += behind
-        self._dated += behind
+        self._taken_back = True
         start = max(self._zero_at, ts - HISTORY)
         self._spread(start, ts, behind * ((ts - start) / (ts - self._zero_at)))
 
