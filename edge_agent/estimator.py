@@ -183,7 +183,6 @@ class LevelEstimator:
         self._gaps: deque[float] = deque(maxlen=CADENCE_GAPS)
         self._heard = 0  # gaps heard in all
         self._beat = 0.0  # the heartbeat, in seconds; 0 until there are enough gaps
-        self._off_beat = False  # the last reading came sooner than a heartbeat
         self._level: float | None = None
         self._level_ts: datetime | None = None
         self._last_value: float | None = None
@@ -367,8 +366,9 @@ class LevelEstimator:
         """
         if self._last_ts is not None and ts <= self._last_ts:
             return None
-        if self._last_ts is not None:
-            self._heard_after((ts - self._last_ts).total_seconds())
+        off_beat = self._last_ts is not None and self._heard_after(
+            (ts - self._last_ts).total_seconds()
+        )
         self._last_ts = ts
         # A reading far over what the store holds is a spike; the scale's top moves up
         # with a zero that crept up.
@@ -395,18 +395,18 @@ class LevelEstimator:
         if abs(value - self._level) > self.refill_threshold:
             self._pending = (ts, value)
         else:
-            self._accept(ts, value)
+            self._accept(ts, value, off_beat=off_beat)
         return refill
 
-    def _heard_after(self, gap: float) -> None:
-        """A reading came ``gap`` seconds after the last: keep the heartbeat, and whether
-        this one came before it was due."""
+    def _heard_after(self, gap: float) -> bool:
+        """A reading came ``gap`` seconds after the last: keep the heartbeat; return
+        whether this one came before it was due."""
         gaps = self._gaps
         gaps.append(gap)
         self._heard += 1
         if self._heard % (CADENCE_GAPS // 4) == 0:  # the heartbeat hardly changes
             self._beat = sorted(gaps)[3 * len(gaps) // 4]
-        self._off_beat = gap < OFF_BEAT * self._beat
+        return gap < OFF_BEAT * self._beat
 
     def believe(self, ts: datetime, level: float) -> None:
         """Take ``level`` as the stock at ``ts``, on news other than the readings.
@@ -670,7 +670,7 @@ class LevelEstimator:
         down below the bottom of its scale and reads nothing while stocked."""
         return self.stuck or self._below_scale
 
-    def _accept(self, ts: datetime, value: float) -> None:
+    def _accept(self, ts: datetime, value: float, *, off_beat: bool) -> None:
         assert self._level is not None
         assert self._last_value is not None
         below = value <= 0 < -self.offset
@@ -688,7 +688,7 @@ class LevelEstimator:
         difference = abs(rise)
         assert self._level_ts is not None
         hours = (ts - self._level_ts).total_seconds() / _HOUR
-        if difference > self._use_threshold() or hours > QUIET_GAP or self._off_beat:
+        if difference > self._use_threshold() or hours > QUIET_GAP or off_beat:
             # A use, a gap that may hide one, or a reading sent for a change (a use too
             # small to tell from noise, maybe) ends a quiet spell.
             self._quiet.close()
