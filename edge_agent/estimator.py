@@ -591,6 +591,11 @@ class LevelEstimator:
                 # The meter shows the end of its scale, so a fresh pack is full whatever
                 # its zero: one that reads less used than was would show it less full.
                 self.credit = max(self.offset, 0.0)
+            elif self.item.metered:
+                # A new cartridge replaces the old, so it is full whatever the meter says:
+                # a meter that reads it partly used shows where its zero crept.
+                self.credit = 0.0
+                self._zero_is(value - self.item.pack_size, ts)
         elif self._expired_lot(ts, -change):
             self.thrown_away.append(Use(ts, -change))  # not use: it says nothing of demand
         else:

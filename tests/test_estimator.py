@@ -678,6 +678,22 @@ def test_a_meter_at_the_end_of_its_scale_shows_where_its_zero_crept() -> None:
     assert estimator.consumed_between(*spell) == pytest.approx(5 * 2.5 - 2.5, abs=4)
 
 
+def test_a_fresh_cartridge_is_full_whatever_its_meter_reads() -> None:
+    """The filter's meter creeps 3 L a day the other way, towards reading more used than
+    was: the fresh cartridge of day 10 reads 120 L left. A new cartridge replaces the
+    old and is full, so that is where the zero is; and with where it was at the first
+    reading, it gives the creep. Ten days on, the level is near the 100 L left, not the
+    40 L the meter shows, and the use counted is the 50 L that ran through, not 80."""
+    estimator, truth = metered_filter(creep=-3.0)
+    estimate = estimator.estimate
+    assert estimate is not None
+    assert truth[-1] == pytest.approx(100, abs=0.3)
+    assert estimate.level == pytest.approx(truth[-1], abs=5)
+    assert estimator.creep * 24 == pytest.approx(-3.0, rel=0.1)
+    fresh = T0 + timedelta(days=10, hours=2), T0 + timedelta(days=20)
+    assert estimator.consumed_between(*fresh) == pytest.approx(5 * 10, abs=5)
+
+
 def test_a_meter_that_counts_a_fresh_pack_at_once_keeps_its_zero() -> None:
     """The same filter without the creep: the fresh cartridge reads full only until the
     first litres run through it, and the level follows the meter."""
