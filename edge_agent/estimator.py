@@ -177,7 +177,8 @@ class LevelEstimator:
         #: change that the median window absorbs.
         self.refill_threshold = max(0.25 * item.pack_size, 0.02 * item.capacity)
         self._window: deque[float] = deque(maxlen=MEDIAN_WINDOW)
-        self._pending: tuple[datetime, float] | None = None
+        #: A jump waiting for the next reading: (ts, value, when the reading before it came).
+        self._pending: tuple[datetime, float, datetime | None] | None = None
         self._last_ts: datetime | None = None
         #: Recent gaps between readings, in seconds, for the device's heartbeat.
         self._gaps: deque[float] = deque(maxlen=CADENCE_GAPS)
@@ -366,9 +367,8 @@ class LevelEstimator:
         """
         if self._last_ts is not None and ts <= self._last_ts:
             return None
-        off_beat = self._last_ts is not None and self._heard_after(
-            (ts - self._last_ts).total_seconds()
-        )
+        heard = self._last_ts
+        off_beat = heard is not None and self._heard_after((ts - heard).total_seconds())
         self._last_ts = ts
         # A reading far over what the store holds is a spike; the scale's top moves up
         # with a zero that crept up.
@@ -381,19 +381,19 @@ class LevelEstimator:
             return None
         refill = None
         if self._pending is not None:
-            pending_ts, pending = self._pending
+            pending_ts, pending, heard_before = self._pending
             self._pending = None
             # A spike springs back: the next reading is near the old level again. Any
             # other next reading confirms the jump, even one that jumps on (the last of
             # the juice drunk, then the shopping put in: a use, then a refill).
             if abs(value - self._level) > abs(pending - self._level) / 2:
-                refill = self._jump(pending_ts, pending)
+                refill = self._jump(pending_ts, pending, heard_before)
             else:
                 self.spikes += 1
                 if pending > self._level:
                     self._spiked_up = pending_ts
         if abs(value - self._level) > self.refill_threshold:
-            self._pending = (ts, value)
+            self._pending = (ts, value, heard)
         else:
             self._accept(ts, value, off_beat=off_beat)
         return refill
@@ -557,8 +557,9 @@ class LevelEstimator:
 
     # --- internals ----------------------------------------------------------------
 
-    def _jump(self, ts: datetime, value: float) -> Refill | None:
-        """A jump the next reading confirmed: a refill if up, a big use if down."""
+    def _jump(self, ts: datetime, value: float, heard: datetime | None) -> Refill | None:
+        """A jump the next reading confirmed: a refill if up, a big use if down. ``heard``:
+        when the reading before it came, whatever it showed."""
         assert self._level is not None
         change = value - self._level
         self._window.clear()
@@ -591,9 +592,10 @@ class LevelEstimator:
                 # The meter shows the end of its scale, so a fresh pack is full whatever
                 # its zero: one that reads less used than was would show it less full.
                 self.credit = max(self.offset, 0.0)
-            elif self.item.metered:
+            elif self.item.metered and heard is not None and ts - heard <= FRESH_READING:
                 # A new cartridge replaces the old, so it is full whatever the meter says:
-                # a meter that reads it partly used shows where its zero crept.
+                # a meter that reads it partly used just after shows where its zero crept
+                # (read after a gap, it may show use since).
                 self.credit = 0.0
                 self._zero_is(value - self.item.pack_size, ts)
         elif self._expired_lot(ts, -change):

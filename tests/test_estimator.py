@@ -694,6 +694,25 @@ def test_a_fresh_cartridge_is_full_whatever_its_meter_reads() -> None:
     assert estimator.consumed_between(*fresh) == pytest.approx(5 * 10, abs=5)
 
 
+def test_a_cartridge_first_read_after_a_gap_does_not_move_the_zero() -> None:
+    """The meter is silent for two and a half days around the new cartridge (5 L a day, no
+    creep): the first reading after shows the 10 L run since it went in, not where its
+    zero is."""
+    estimator = LevelEstimator(WATER_FILTER)
+    level = 0.0
+    for hour in range(20 * 24):
+        days = hour / 24
+        level = 60 - 5 * days if days < 10 else 150 - 5 * (days - 10)
+        if 9.5 * 24 <= hour < 12 * 24:
+            continue  # silent from half a day before the new cartridge to two days after
+        used = WATER_FILTER.pack_size - level
+        estimator.observe(T0 + timedelta(hours=hour), WATER_FILTER.level_from_reading(used))
+    estimate = estimator.estimate
+    assert estimate is not None
+    assert estimator.offset == pytest.approx(0, abs=1)
+    assert estimate.level == pytest.approx(level, abs=3)
+
+
 def test_a_meter_that_counts_a_fresh_pack_at_once_keeps_its_zero() -> None:
     """The same filter without the creep: the fresh cartridge reads full only until the
     first litres run through it, and the level follows the meter."""
