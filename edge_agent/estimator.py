@@ -476,7 +476,12 @@ class LevelEstimator:
         # The shop's word that this was the delivery, and no packs left out of it.
         unexplained = confirmed and not self._packs(rise)
         sudden = unexplained and quantity - rise > self._sudden_use()
-        if sudden or self._could_have_drifted(shift) or self._on_the_line(refill.ts, shift):
+        if (
+            sudden
+            or self._could_have_drifted(shift)
+            or self._on_the_line(refill.ts, shift)
+            or (unexplained and self._crept_down_by(shift))
+        ):
             self._zero_is(self.offset - shift, refill.ts)
         elif unexplained:
             self._short.append((refill.ts, self.offset - shift))
@@ -516,6 +521,17 @@ class LevelEstimator:
             self.offset += over
             return True
         return False
+
+    def _crept_down_by(self, shift: float) -> bool:
+        """Whether a zero ``shift`` lower than where it was last known keeps to the creep
+        down the quiet spells show (taken or not: small uses may look the same), within
+        two sd of the fit or :data:`AGREEING_CREEP` of it: then a confirmed delivery
+        showing that much short filled the store."""
+        rate, hours = -self._quiet.rate, self._hours_since_zero()
+        if rate <= 0 or hours <= 0:
+            return False
+        crept = shift / hours
+        return abs(crept - rate) <= max(2 * self._quiet.rate_sd, AGREEING_CREEP * crept)
 
     def _on_the_line(self, ts: datetime, shift: float) -> bool:
         """Whether a delivery that shows ``shift`` short at ``ts`` puts the zero on one
