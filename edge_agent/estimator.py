@@ -530,7 +530,8 @@ class LevelEstimator:
         rate, hours = -self._quiet.rate, self._hours_since_zero()
         if rate <= 0 or hours <= 0:
             return False
-        crept = shift / hours
+        # From where it was last known, with any creep already taken since.
+        crept = (self._zero_offset - self.offset + shift) / hours
         return abs(crept - rate) <= max(2 * self._quiet.rate_sd, AGREEING_CREEP * crept)
 
     def _on_the_line(self, ts: datetime, shift: float) -> bool:
