@@ -480,7 +480,7 @@ class LevelEstimator:
             sudden
             or self._could_have_drifted(shift)
             or self._on_the_line(refill.ts, shift)
-            or (unexplained and self._crept_down_by(shift))
+            or (unexplained and self._crept_down_by(refill.ts, shift))
         ):
             self._zero_is(self.offset - shift, refill.ts)
         elif unexplained:
@@ -522,33 +522,38 @@ class LevelEstimator:
             return True
         return False
 
-    def _crept_down_by(self, shift: float) -> bool:
-        """Whether a zero ``shift`` lower than where it was last known keeps to the creep
-        down the quiet spells show (taken or not: small uses may look the same), within
-        two sd of the fit or :data:`AGREEING_CREEP` of it: then a confirmed delivery
-        showing that much short filled the store."""
-        rate, hours = -self._quiet.rate, self._hours_since_zero()
-        if rate <= 0 or hours <= 0:
-            return False
+    def _creep_since_zero(self, ts: datetime, offset: float) -> float | None:
+        """How fast the zero crept (per hour, negative: down) if it reads ``offset`` high
+        at ``ts``, from where it was last known; None before it was known."""
+        if self._zero_at is None or ts <= self._zero_at:
+            return None
+        return (offset - self._zero_offset) / ((ts - self._zero_at) / timedelta(hours=1))
+
+    def _crept_down_by(self, ts: datetime, shift: float) -> bool:
+        """Whether a zero ``shift`` lower at ``ts`` keeps to the creep down the quiet
+        spells show (taken or not: small uses may look the same), within two sd of the
+        fit or :data:`AGREEING_CREEP` of it: then a confirmed delivery showing that much
+        short filled the store."""
         # From where it was last known, with any creep already taken since.
-        crept = (self._zero_offset - self.offset + shift) / hours
-        return abs(crept - rate) <= max(2 * self._quiet.rate_sd, AGREEING_CREEP * crept)
+        creep = self._creep_since_zero(ts, self.offset - shift)
+        rate = -self._quiet.rate
+        if creep is None or rate <= 0:
+            return False
+        return abs(creep + rate) <= max(2 * self._quiet.rate_sd, AGREEING_CREEP * -creep)
 
     def _on_the_line(self, ts: datetime, shift: float) -> bool:
         """Whether a delivery that shows ``shift`` short at ``ts`` puts the zero on one
         line with the last one that showed short and where the zero was last known."""
-        if not self._short or self._zero_at is None or ts <= self._zero_at:
+        offset_now = self.offset - shift
+        since_zero = self._creep_since_zero(ts, offset_now)
+        if not self._short or since_zero is None:
             return False
         earlier, offset_then = self._short[-1]
-        if earlier <= self._zero_at:
+        if self._zero_at is None or earlier <= self._zero_at:
             return False
         # The zero's creep from where it was last known, and between the two shortfalls:
         # two like shortfalls close together agree with any line from far away.
-        offset_now = self.offset - shift
-        rates = [
-            (offset_now - self._zero_offset) / (ts - self._zero_at).total_seconds(),
-            (offset_now - offset_then) / (ts - earlier).total_seconds(),
-        ]
+        rates = [since_zero, (offset_now - offset_then) / ((ts - earlier) / timedelta(hours=1))]
         if rates[0] * rates[1] <= 0:
             return False
         return abs(rates[0] - rates[1]) <= AGREEING_CREEP * max(abs(rate) for rate in rates)

@@ -664,6 +664,27 @@ def test_a_confirmed_shortfall_keeping_to_the_creep_the_quiet_hours_show_is_a_fu
     assert estimator.creep == pytest.approx(-60 / 24, rel=0.05)
 
 
+def test_a_shortfalls_creep_is_counted_to_the_delivery_not_to_the_reading_that_confirms_it() -> (
+    None
+):
+    """The same tank, whose gauge then says nothing for four days after two bottles go in
+    (it reports on change, and nobody washes). The 600 ml the delivery shows short is the
+    creep of the ten days until it came: counted over the fourteen until the confirming
+    reading, the creep would seem 43 ml a day, not the 53 the quiet hours show, and the
+    full tank would be missed (believed 650 ml short)."""
+    estimator, _ = _gauge_with_a_big_wash(step=1)
+    started = estimator.started
+    assert started is not None
+    assert estimator.estimate is not None
+    came = estimator.estimate.ts + timedelta(minutes=15)
+    for ts in (came, came + timedelta(days=4)):
+        value = DETERGENT.capacity - 60 * (ts - started) / timedelta(days=1)
+        if (refill := estimator.observe(ts, round(value))) is not None:
+            estimator.delivered(refill, 2 * DETERGENT.pack_size, confirmed=True)
+    assert estimator.offset == pytest.approx(-600, abs=40)
+    assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=150)
+
+
 def metered_filter(creep: float, seed: int = 1) -> tuple[LevelEstimator, list[float]]:
     """A water filter's meter, read hourly over 20 days of 5 L a day, whose zero creeps
     ``creep`` litres a day towards reading less used than was (a level too high). The
