@@ -563,12 +563,16 @@ class Forecaster:
         run-outs come early more often than late lean one way: P10 goes out as far as
         one in ten of them still went past it (:attr:`early_calibration`), if that is
         further. A refit whose use is unknown before its run-out (the household away)
-        is not scored.
+        is not scored. Refits from later hours than this one's are dropped.
         """
         known = model.start_hour
         track = self._track
         while track and track[0].model.start_hour < known - _HISTORY_HOURS:
             track.popleft()
+        # Refits from hours after this one's (a caller asking about an earlier time):
+        # their run-outs lie beyond what is known here.
+        while track and track[-1].model.start_hour > known:
+            track.pop()
         scores = _run_out_scores(track, self.estimator.hourly, self.absent, known)
         if len(scores):
             n, prior = len(scores), CALIBRATION_PRIOR

@@ -403,3 +403,21 @@ def test_p10_p90_narrow_for_an_item_whose_run_outs_come_near_p50() -> None:
     assert calibrated >= 0.8
     last = made[-1][2]
     assert last.p90 - last.p10 < last.at(-Z90) - last.at(Z90)
+
+
+def test_a_forecast_for_an_earlier_time_than_the_last_refit_is_made_from_the_history() -> None:
+    """Asked about an earlier time than its last refit (a caller whose clock reading is
+    a little stale), a forecaster refits for that time; the refits made later than it,
+    whose run-outs are still to come from there, are dropped rather than scored."""
+    estimator = LevelEstimator(MILK)
+    feed_use(estimator, [16.0] * 24 * 6, start=4000, noise=3)
+    forecaster = Forecaster(estimator)
+    later = T0 + timedelta(days=6)
+    for hours in range(0, 48, 2):
+        forecaster.forecast(later - timedelta(hours=48 - hours))
+    assert forecaster.forecast(later) is not None
+    earlier = forecaster.forecast(later - timedelta(hours=5))
+    assert earlier is not None
+    assert earlier.made_at == later - timedelta(hours=5)
+    assert earlier.rate_per_day == pytest.approx(16 * 24, rel=0.1)
+    assert forecaster.forecast(later) is not None
