@@ -31,6 +31,7 @@ from edge_agent.forecast import (
     RunOut,
     household_shift,
 )
+from edge_agent.health import OFFLINE_AFTER, SensorHealth, health_note, sensor_health
 from edge_agent.policy import (
     LinePlan,
     PolicySettings,
@@ -39,7 +40,7 @@ from edge_agent.policy import (
     packs_that_fit,
     plan_line,
 )
-from edge_agent.protocol import FINAL_STATUSES, Reading
+from edge_agent.protocol import FINAL_STATUSES, ItemOutlook, Reading, RunOutTimes
 
 #: An item quiet for this many of its usual gaps between uses, and this many of its long
 #: ones (the 90th percentile), may be empty.
@@ -69,9 +70,6 @@ DELIVERY_GRACE = timedelta(hours=6)
 #: Orders seen arriving in full before the shop said so are kept this many at most, in
 #: case the shop then says another order is the one that came.
 SETTLED_MEMORY = 16
-#: A sensor that has sent nothing for this long (72 hourly heartbeats missed) is offline:
-#: its item is not ordered until it reports again, as orders would be guesses.
-OFFLINE_AFTER = timedelta(days=3)
 #: Room is left for what the household buys by hand: the largest refill no order
 #: explains within this long, at most this share of the capacity.
 HAND_MEMORY = timedelta(days=28)
@@ -402,6 +400,32 @@ class Brain:
             if run_out is not None:
                 result[item_id] = run_out
         return result
+
+    def sensor_health(self, item_id: str, now: datetime) -> SensorHealth:
+        """Whether ``item_id``'s readings can be believed at ``now``."""
+        return sensor_health(self.estimators[item_id], now)
+
+    def outlook(self, item_id: str, now: datetime) -> ItemOutlook:
+        """What the household is told of ``item_id``: its level, when it runs out if
+        nothing more came, and whether its sensor can be believed."""
+        self._sense_household(now)
+        item = self.items[item_id]
+        health = self.sensor_health(item_id, now)
+        run_out = self.forecasters[item_id].forecast(now)
+        return ItemOutlook(
+            item=item_id,
+            ts=now,
+            unit=item.unit,
+            sensor=health.state,
+            since=health.since,
+            level=None if run_out is None else round(max(run_out.level, 0.0), 3),
+            on_the_way=self.on_the_way(item_id, now),
+            rate_per_day=None if run_out is None else round(run_out.rate_per_day, 3),
+            run_out=None
+            if run_out is None
+            else RunOutTimes(p10=run_out.p10, p50=run_out.p50, p90=run_out.p90),
+            note=health_note(item, health),
+        )
 
     def on_the_way(self, item_id: str, now: datetime) -> float:
         """Quantity of ``item_id`` ordered and not yet seen arriving.

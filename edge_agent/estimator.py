@@ -249,6 +249,16 @@ class LevelEstimator:
         return self._last_ts
 
     @property
+    def reads_empty(self) -> bool:
+        """Whether the newest reading taken shows nothing on the sensor."""
+        return self._last_value is not None and self._last_value <= 0
+
+    @property
+    def heartbeat(self) -> timedelta | None:
+        """The device's usual gap between readings, once enough gaps have been heard."""
+        return timedelta(seconds=self._beat) if self._beat else None
+
+    @property
     def estimate(self) -> LevelEstimate | None:
         if self._level is None or self._level_ts is None:
             return None

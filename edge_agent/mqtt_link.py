@@ -112,6 +112,15 @@ class MqttLink:
             timeout=self._timeout,
         )
 
+    async def publish_outlook(self, outlook: protocol.ItemOutlook) -> None:
+        await publish(
+            self._client,
+            protocol.item_outlook_topic(self.household, outlook.item),
+            protocol.encode(outlook),
+            retain=True,
+            timeout=self._timeout,
+        )
+
     async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
         """Incoming (topic, payload) pairs; ends with ``aiomqtt.MqttError`` if the link drops."""
         async for message in self._client.messages:

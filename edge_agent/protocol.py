@@ -36,6 +36,8 @@ OrderStatus = Literal[
 ]
 #: Statuses after which an order will never arrive, or already has.
 FINAL_STATUSES: frozenset[str] = frozenset({"delivered", "cancelled", "rejected", "failed"})
+#: Whether an item's readings can be believed (docs/protocol.md, "Item outlook").
+SensorState = Literal["waiting", "ok", "silent", "stuck", "below_scale", "offline"]
 
 
 def _check_version(v: int) -> None:
@@ -115,6 +117,52 @@ class OrderUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
             raise ValueError("order_id must not be empty")
 
 
+class RunOutTimes(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """When the stock on hand runs out: early (one future in ten is busier), median and
+    late (one in ten is quieter)."""
+
+    p10: datetime
+    p50: datetime
+    p90: datetime
+
+    def __post_init__(self) -> None:
+        for ts in (self.p10, self.p50, self.p90):
+            _check_aware(ts)
+        if not self.p10 <= self.p50 <= self.p90:
+            raise ValueError("run_out must have p10 <= p50 <= p90")
+
+
+class ItemOutlook(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """The agent's retained word on one item: its level, when it runs out, and whether
+    its sensor can be believed, for the household's dashboard."""
+
+    item: str
+    ts: datetime
+    unit: str
+    sensor: SensorState
+    #: When the sensor's state began, as near as the readings tell; ``None`` when ok.
+    since: datetime | None = None
+    level: float | None = None
+    on_the_way: float = 0.0
+    rate_per_day: float | None = None
+    run_out: RunOutTimes | None = None
+    #: One sentence for the household when the sensor is not ok: what is wrong and what
+    #: the agent does about it.
+    note: str | None = None
+    v: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        _check_version(self.v)
+        check_identifier(self.item, "item")
+        _check_aware(self.ts)
+        if self.since is not None:
+            _check_aware(self.since)
+        for name in ("level", "on_the_way", "rate_per_day"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number, 0 or more")
+
+
 # --- topics -------------------------------------------------------------------------
 
 
@@ -128,6 +176,10 @@ def availability_topic(household: str, device: str) -> str:
 
 def agent_status_topic(household: str) -> str:
     return f"{ROOT}/{household}/{AGENT}/status"
+
+
+def item_outlook_topic(household: str, item: str) -> str:
+    return f"{ROOT}/{household}/{AGENT}/items/{item}"
 
 
 def order_update_topic(household: str, order_id: str) -> str:
@@ -167,7 +219,13 @@ class AgentStatusTopic:
     household: str
 
 
-Topic = ReadingTopic | AvailabilityTopic | OrderUpdateTopic | AgentStatusTopic
+@dataclass(frozen=True, slots=True)
+class ItemOutlookTopic:
+    household: str
+    item: str
+
+
+Topic = ReadingTopic | AvailabilityTopic | OrderUpdateTopic | AgentStatusTopic | ItemOutlookTopic
 
 
 def parse_topic(topic: str) -> Topic:
@@ -192,6 +250,10 @@ def parse_topic(topic: str) -> Topic:
                 return OrderUpdateTopic(check_identifier(household, "household"), order_id)
             case [household, "agent", "status"]:
                 return AgentStatusTopic(check_identifier(household, "household"))
+            case [household, "agent", "items", item]:
+                return ItemOutlookTopic(
+                    check_identifier(household, "household"), check_identifier(item, "item")
+                )
     except ValueError as exc:
         raise ProtocolError(f"topic {topic!r}: {exc}") from None
     raise ProtocolError(f"topic {topic!r} matches no topic of protocol v{PROTOCOL_VERSION}")
@@ -205,9 +267,10 @@ _encoder = msgspec.json.Encoder()
 _reading_decoder = msgspec.json.Decoder(Reading)
 _status_decoder = msgspec.json.Decoder(AgentStatus)
 _update_decoder = msgspec.json.Decoder(OrderUpdate)
+_outlook_decoder = msgspec.json.Decoder(ItemOutlook)
 
 
-def encode(message: Reading | AgentStatus | OrderUpdate) -> bytes:
+def encode(message: Reading | AgentStatus | OrderUpdate | ItemOutlook) -> bytes:
     return _encoder.encode(message)
 
 
@@ -228,6 +291,10 @@ def decode_agent_status(payload: bytes) -> AgentStatus:
 
 def decode_order_update(payload: bytes) -> OrderUpdate:
     return _decode(_update_decoder, payload, "order update")
+
+
+def decode_item_outlook(payload: bytes) -> ItemOutlook:
+    return _decode(_outlook_decoder, payload, "item outlook")
 
 
 def decode_availability(payload: bytes) -> bool:

@@ -19,6 +19,7 @@ from edge_agent.config import AgentConfig
 from edge_agent.core import DECIDE_EVERY, Brain, OrderDecision, ReadingRejected
 from edge_agent.errors import BridgeError, ProtocolError
 from edge_agent.estimator import HISTORY
+from edge_agent.health import health_note
 from edge_agent.mqtt_link import BrokerUrl, MqttLink
 from edge_agent.policy import PolicySettings
 from edge_agent.store import AgentStore
@@ -31,6 +32,9 @@ RETRY_FIRST = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
 #: How often the agent looks for approvals and declines made with `restock agent`.
 APPROVAL_POLL = timedelta(seconds=30)
+#: Each item's outlook is published this often on the agent's clock, and at once when
+#: its sensor's state changes.
+OUTLOOK_EVERY = timedelta(hours=1)
 
 
 class AgentService:
@@ -67,6 +71,10 @@ class AgentService:
         #: Set while the agent is connected and subscribed to its household.
         self.connected = asyncio.Event()
         self._link: MqttLink | None = None
+        #: Each item's sensor state as last looked at, and when its outlook was last
+        #: published on this connection.
+        self._health: dict[str, protocol.SensorState] = {}
+        self._outlook_at: dict[str, datetime] = {}
         self._restore()
 
     @classmethod
@@ -137,8 +145,8 @@ class AgentService:
                 log.info("device %s is %s", device, "online" if self.online[device] else "offline")
             case protocol.OrderUpdateTopic(order_id=order_id):
                 self._apply_update(order_id, protocol.decode_order_update(payload), now)
-            case protocol.AgentStatusTopic():
-                pass  # our own retained status, echoed back
+            case protocol.AgentStatusTopic() | protocol.ItemOutlookTopic():
+                pass  # what the agent itself publishes, echoed back
 
     def _apply_update(self, order_id: str, update: protocol.OrderUpdate, now: datetime) -> None:
         request_id = update.request_id or self.store.request_id_for(order_id)
@@ -206,7 +214,9 @@ class AgentService:
                     self._link = link
                     self.connected.set()
                     delay = 1.0
+                    self._outlook_at.clear()
                     await self._publish_status()
+                    await self._publish_outlooks()
                     async for topic, payload in link.messages():
                         self.handle(topic, payload)
             except aiomqtt.MqttError as exc:
@@ -230,8 +240,46 @@ class AgentService:
     async def _tick(self) -> None:
         while True:
             await self.clock.sleep(DECIDE_EVERY.total_seconds())
-            self.decide(self.clock.now())
-            await self._publish_status()
+            try:
+                self.decide(self.clock.now())
+                await self._publish_status()
+                await self._publish_outlooks()
+            except Exception:
+                # A fault in one tick must not stop the agent: the next tick tries again.
+                log.exception("the agent's tick failed; trying again at the next")
+
+    def _health_changed(self, item_id: str, now: datetime) -> bool:
+        """Look at ``item_id``'s sensor; log and return whether its state changed."""
+        health = self.brain.sensor_health(item_id, now)
+        before = self._health.get(item_id)
+        self._health[item_id] = health.state
+        if health.state == before:
+            return False
+        note = health_note(self.brain.items[item_id], health)
+        if before not in (None, "waiting") and note is None:
+            log.info("%s: the sensor reads soundly again (was %s)", item_id, before)
+        elif note is not None and health.state != "waiting":
+            log.warning("%s: %s", item_id, note)
+        return True
+
+    async def _publish_outlooks(self) -> None:
+        """Publish the outlook of each item whose sensor changed state, or that is due.
+
+        The time is read afresh for each item: messages handled while a publish awaits
+        its acknowledgement move the brain on.
+        """
+        for item_id in self.brain.items:
+            now = self.clock.now()
+            changed = self._health_changed(item_id, now)
+            last = self._outlook_at.get(item_id)
+            if self._link is None or not (changed or last is None or now - last >= OUTLOOK_EVERY):
+                continue
+            try:
+                await self._link.publish_outlook(self.brain.outlook(item_id, now))
+            except aiomqtt.MqttError as exc:
+                log.warning("could not publish %s's outlook: %s", item_id, exc)
+                return
+            self._outlook_at[item_id] = now
 
     async def _watch_approvals(self) -> None:
         # A person approves in real time, whatever the speed of the agent's clock.

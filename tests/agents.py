@@ -5,7 +5,7 @@ from __future__ import annotations
 from edge_agent import protocol
 from edge_agent.bridge_client import BridgeClient
 from edge_agent.budget import BudgetSettings
-from edge_agent.clock import SimulatedClock
+from edge_agent.clock import Clock, SimulatedClock
 from edge_agent.mqtt_link import BrokerUrl
 from edge_agent.service import AgentService
 from edge_agent.store import AgentStore
@@ -21,13 +21,16 @@ def make_agent(
     bridge_port: int = 1,
     secret: str | None = None,
     budget: BudgetSettings | None = None,
+    broker: BrokerUrl | None = None,
+    clock: Clock | None = None,
 ) -> AgentService:
-    """An agent whose bridge is at ``bridge_port`` (nothing listens on port 1)."""
+    """An agent whose bridge is at ``bridge_port`` (nothing listens on port 1), and whose
+    broker is ``broker`` (by default, again nobody)."""
     return AgentService(
         household="home",
         device="agent",
         items=[MILK, COFFEE],
-        broker=BrokerUrl("127.0.0.1", 1),
+        broker=broker or BrokerUrl("127.0.0.1", 1),
         bridge=BridgeClient(
             f"http://127.0.0.1:{bridge_port}",
             household="home",
@@ -35,7 +38,7 @@ def make_agent(
             secret=secret or new_secret(),
         ),
         store=store or AgentStore(memory=True),
-        clock=SimulatedClock(T0, speed=1.0),
+        clock=clock or SimulatedClock(T0, speed=1.0),
         budget=budget,
     )
 

@@ -12,13 +12,13 @@ import pytest
 from edge_agent.catalog import LeadTime
 from edge_agent.core import (
     DELIVERY_GRACE,
-    OFFLINE_AFTER,
     OVERDUE,
     STARTUP_WAIT,
     Brain,
     OrderDecision,
 )
 from edge_agent.forecast import RunOut, forecast
+from edge_agent.health import OFFLINE_AFTER
 from edge_agent.policy import LinePlan, is_due
 from edge_agent.protocol import Reading
 from tests.items import COFFEE, DETERGENT, EGGS, MILK, RICE, T0, WATER_FILTER

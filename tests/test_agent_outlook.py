@@ -1,0 +1,122 @@
+"""The running agent publishes each item's outlook, retained, through a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import datetime, timedelta
+
+import aiomqtt
+import pytest
+
+from edge_agent import protocol
+from edge_agent.clock import SimulatedClock
+from edge_agent.core import OrderDecision
+from edge_agent.mqtt_link import BrokerUrl
+from edge_agent.service import AgentService
+from tests.agents import MILK_TOPIC, make_agent
+from tests.brokers import BrokerAddress
+from tests.items import T0
+
+COFFEE_TOPIC = protocol.reading_topic("home", "coffee_machine", "coffee")
+
+
+def feed_history(agent: AgentService) -> None:
+    """A day of hourly readings up to ``T0``: milk sound, the coffee hopper stuck for
+    its last ten hours."""
+    rng = random.Random(8)
+    coffee = [round(1500 - 5 * hour + rng.gauss(0, 3)) for hour in range(14)]
+    coffee += [coffee[-1]] * 10
+    for hour in range(24):
+        ts = T0 - timedelta(hours=24 - hour)
+        milk = round(3000 - 16 * hour + rng.gauss(0, 5))
+        agent.handle(MILK_TOPIC, protocol.encode(protocol.Reading(ts, milk, "g", 2 * hour)))
+        reading = protocol.Reading(ts, coffee[hour], "g", hour)
+        agent.handle(COFFEE_TOPIC, protocol.encode(reading))
+
+
+async def outlooks(
+    watcher: aiomqtt.Client, wanted: dict[str, protocol.SensorState]
+) -> dict[str, protocol.ItemOutlook]:
+    """Read item outlooks until each item in ``wanted`` has shown its state."""
+    found: dict[str, protocol.ItemOutlook] = {}
+    async for message in watcher.messages:
+        outlook = protocol.decode_item_outlook(bytes(message.payload))
+        if wanted.get(outlook.item) == outlook.sensor:
+            found[outlook.item] = outlook
+        if found.keys() == wanted.keys():
+            return found
+    raise AssertionError("the broker closed the subscription")
+
+
+@pytest.mark.broker
+async def test_the_agent_publishes_each_items_outlook_and_a_sensor_gone_quiet(
+    broker: BrokerAddress, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On connecting, the agent publishes every item's outlook, retained: the milk's
+    sound, the stuck coffee hopper's with a note for the household. When the fridge then
+    goes quiet for three heartbeats, the milk's outlook says so at once, and the agent
+    logs the note as a warning."""
+    clock = SimulatedClock(T0, speed=3600.0)  # an hour a second: a tick every 0.25 s
+    agent = make_agent(broker=BrokerUrl(broker.host, broker.port), clock=clock)
+    feed_history(agent)
+    running = asyncio.create_task(agent.run())
+    try:
+        async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
+            await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
+            async with asyncio.timeout(20):
+                first = await outlooks(watcher, {"milk": "ok", "coffee": "stuck"})
+                quiet = await outlooks(watcher, {"milk": "silent"})
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    milk, coffee = first["milk"], first["coffee"]
+    assert milk.unit == "g"
+    assert milk.level == pytest.approx(3000 - 16 * 23, abs=30)
+    assert milk.run_out is not None
+    assert milk.run_out.p10 <= milk.run_out.p50 <= milk.run_out.p90
+    assert coffee.since is not None
+    assert coffee.since <= T0 - timedelta(hours=6)
+    assert coffee.note is not None
+    assert "has repeated one value" in coffee.note
+    assert quiet["milk"].since == T0 - timedelta(hours=1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(w.startswith("coffee: The coffee machine's coffee sensor") for w in warnings)
+    assert any(w.startswith("milk: No reading from the fridge's milk sensor") for w in warnings)
+
+
+@pytest.mark.broker
+async def test_a_tick_that_fails_is_logged_and_the_agent_goes_on(
+    broker: BrokerAddress, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error in one tick's decision is logged with its traceback; the
+    ticks after it still decide and publish."""
+    clock = SimulatedClock(T0, speed=3600.0)
+    agent = make_agent(broker=BrokerUrl(broker.host, broker.port), clock=clock)
+    feed_history(agent)
+    decide, calls = agent.brain.decide, []
+
+    def fails_once(now: datetime) -> list[OrderDecision]:
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("a fault in the brain")
+        return decide(now)
+
+    monkeypatch.setattr(agent.brain, "decide", fails_once)
+    running = asyncio.create_task(agent.run())
+    try:
+        async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
+            await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
+            async with asyncio.timeout(20):
+                await outlooks(watcher, {"milk": "silent"})
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert len(calls) > 1
+    failed = [r for r in caplog.records if r.getMessage().startswith("the agent's tick failed")]
+    assert len(failed) == 1
+    assert failed[0].exc_info is not None
