@@ -15,6 +15,7 @@ from edge_agent.budget import BudgetSettings, order_cents
 from edge_agent.clock import SystemClock, isoformat_z
 from edge_agent.config import AgentConfig, load_config
 from edge_agent.errors import RestockError
+from edge_agent.protocol import ItemOutlook
 from edge_agent.store import AgentStore, StoredOrder
 from simulators.cli import demo, evaluate, simulate
 
@@ -107,6 +108,31 @@ def _describe(order: StoredOrder, cost: str) -> str:
         f"{decision.request_id}  {order.status}  {isoformat_z(decision.created_at)}"
         f"  {cost}  {lines}\n  {order.explanation}"
     )
+
+
+@agent.command("items")
+@_config_option
+def agent_items(config_path: Path) -> None:
+    """Show each item's level, rate, run-out and sensor state, as the agent last saw them."""
+    with _agent_store(config_path) as (_, store):
+        for outlook in store.outlooks():
+            click.echo(_describe_outlook(outlook))
+
+
+def _describe_outlook(outlook: ItemOutlook) -> str:
+    unit, when = outlook.unit, "%a %d %b %H:%M"
+    if outlook.level is None or outlook.run_out is None or outlook.rate_per_day is None:
+        stock = "no forecast yet"
+    else:
+        run_out = outlook.run_out
+        coming = f", {outlook.on_the_way:g} {unit} on the way" if outlook.on_the_way else ""
+        stock = (
+            f"{round(outlook.level, 1):g} {unit}{coming}, {outlook.rate_per_day:.3g} {unit}/day,"
+            f" runs out ~{run_out.p50:{when}} UTC"
+            f" (P10 {run_out.p10:{when}}, P90 {run_out.p90:{when}})"
+        )
+    line = f"{outlook.item}  {stock}  sensor {outlook.sensor}  as of {isoformat_z(outlook.ts)}"
+    return line if outlook.note is None else f"{line}\n  {outlook.note}"
 
 
 @agent.command("approve")

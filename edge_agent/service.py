@@ -263,7 +263,8 @@ class AgentService:
         return True
 
     async def _publish_outlooks(self) -> None:
-        """Publish the outlook of each item whose sensor changed state, or that is due.
+        """Make, keep and publish the outlook of each item whose sensor changed state, or
+        that is due (``restock agent items`` shows the kept ones).
 
         The time is read afresh for each item: messages handled while a publish awaits
         its acknowledgement move the brain on.
@@ -272,14 +273,19 @@ class AgentService:
             now = self.clock.now()
             changed = self._health_changed(item_id, now)
             last = self._outlook_at.get(item_id)
-            if self._link is None or not (changed or last is None or now - last >= OUTLOOK_EVERY):
+            if not (changed or last is None or now - last >= OUTLOOK_EVERY):
+                continue
+            outlook = self.brain.outlook(item_id, now)
+            self.store.save_outlook(outlook)
+            self._outlook_at[item_id] = now
+            if self._link is None:
                 continue
             try:
-                await self._link.publish_outlook(self.brain.outlook(item_id, now))
+                await self._link.publish_outlook(outlook)
             except aiomqtt.MqttError as exc:
                 log.warning("could not publish %s's outlook: %s", item_id, exc)
+                self._outlook_at.clear()  # publish them all once the link is back
                 return
-            self._outlook_at[item_id] = now
 
     async def _watch_approvals(self) -> None:
         # A person approves in real time, whatever the speed of the agent's clock.

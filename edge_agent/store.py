@@ -1,4 +1,5 @@
-"""The agent's SQLite state, through sqlite-utils: raw readings and the order outbox.
+"""The agent's SQLite state, through sqlite-utils: raw readings, the order outbox, and
+each item's latest outlook.
 
 Raw readings stay on the device. An order is written here before it is ever sent, and
 stays ``queued`` until the bridge confirms it, so a power cut can neither lose it nor,
@@ -20,9 +21,9 @@ import sqlite_utils
 from edge_agent.budget import AWAITING_APPROVAL, DECLINED
 from edge_agent.clock import isoformat_z
 from edge_agent.core import OrderDecision
-from edge_agent.errors import ApprovalError
+from edge_agent.errors import ApprovalError, ProtocolError
 from edge_agent.policy import LinePlan
-from edge_agent.protocol import FINAL_STATUSES, Reading
+from edge_agent.protocol import FINAL_STATUSES, ItemOutlook, Reading, decode_item_outlook, encode
 
 #: Local status of an order the bridge has not confirmed yet.
 QUEUED = "queued"
@@ -108,6 +109,9 @@ class AgentStore:
         for column in ("note", "approved_at"):  # added after the first release
             if column not in orders.columns_dict:
                 orders.add_column(column, str)
+        outlooks = self.db.table("outlooks")
+        if not outlooks.exists():
+            outlooks.create({"item": str, "ts": str, "outlook": str}, pk="item")
 
     # --- readings -----------------------------------------------------------------
 
@@ -247,6 +251,29 @@ class AgentStore:
             where = f"where status not in ({', '.join('?' * len(params))})"
         sql = f"select * from orders {where} order by created_at, request_id"
         return [_order_from_row(row) for row in self.db.query(sql, params)]
+
+    # --- outlooks -----------------------------------------------------------------
+
+    def save_outlook(self, outlook: ItemOutlook) -> None:
+        """Keep ``outlook`` as its item's latest, as published (``docs/protocol.md``)."""
+        self.db.table("outlooks").upsert(
+            {
+                "item": outlook.item,
+                "ts": isoformat_z(outlook.ts),
+                "outlook": encode(outlook).decode(),
+            },
+            pk="item",
+        )
+
+    def outlooks(self) -> list[ItemOutlook]:
+        """Each item's latest outlook, by item id; one that no longer reads is skipped."""
+        found = []
+        for row in self.db.query("select outlook from outlooks order by item"):
+            try:
+                found.append(decode_item_outlook(str(row["outlook"]).encode()))
+            except ProtocolError:
+                continue  # written by another version; the running agent replaces it
+        return found
 
     def orders_for_restart(self, since: datetime) -> list[StoredOrder]:
         """What a restart rebuilds the brain from: unfinished orders, and every order

@@ -83,6 +83,9 @@ async def test_the_agent_publishes_each_items_outlook_and_a_sensor_gone_quiet(
     assert coffee.note is not None
     assert "has repeated one value" in coffee.note
     assert quiet["milk"].since == T0 - timedelta(hours=1)
+    # The agent kept the latest of each, for `restock agent items`.
+    kept = {outlook.item: outlook.sensor for outlook in agent.store.outlooks()}
+    assert kept == {"milk": "silent", "coffee": "silent"}
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(w.startswith("coffee: The coffee machine's coffee sensor") for w in warnings)
     assert any(w.startswith("milk: No reading from the fridge's milk sensor") for w in warnings)
