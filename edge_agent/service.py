@@ -291,15 +291,25 @@ class AgentService:
         # A person approves in real time, whatever the speed of the agent's clock.
         while True:
             await self._network_clock.sleep(APPROVAL_POLL.total_seconds())
-            self.sync_approvals()
+            try:
+                self.sync_approvals()
+            except Exception:
+                log.exception("could not take in approvals; trying again")
 
     async def _drain_outbox(self) -> None:
         failures = 0
         while True:
-            if not self.store.orders(queued_only=True):
-                await self._wake_outbox.wait()
-            self._wake_outbox.clear()
-            failures = failures + 1 if await self.send_queued() else 0
+            try:
+                if not self.store.orders(queued_only=True):
+                    await self._wake_outbox.wait()
+                self._wake_outbox.clear()
+                retry = await self.send_queued()
+            except Exception:
+                # Say the database was locked: each order stays queued under its id,
+                # so sending again can neither lose it nor have the bridge place it twice.
+                log.exception("the outbox failed; trying again")
+                retry = True
+            failures = failures + 1 if retry else 0
             if failures:
                 backoff = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
                 await self.clock.sleep(backoff.total_seconds())

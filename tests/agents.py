@@ -23,6 +23,7 @@ def make_agent(
     budget: BudgetSettings | None = None,
     broker: BrokerUrl | None = None,
     clock: Clock | None = None,
+    network_clock: Clock | None = None,
 ) -> AgentService:
     """An agent whose bridge is at ``bridge_port`` (nothing listens on port 1), and whose
     broker is ``broker`` (by default, again nobody)."""
@@ -39,6 +40,7 @@ def make_agent(
         ),
         store=store or AgentStore(memory=True),
         clock=clock or SimulatedClock(T0, speed=1.0),
+        network_clock=network_clock,
         budget=budget,
     )
 

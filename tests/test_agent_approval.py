@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from cloud_bridge.store import Store
 from edge_agent import protocol
 from edge_agent.budget import AWAITING_APPROVAL, DECLINED, BudgetSettings
 from edge_agent.cli import cli
-from edge_agent.clock import SystemClock
+from edge_agent.clock import SimulatedClock, SystemClock
 from edge_agent.config import load_config
 from edge_agent.core import OrderDecision
 from edge_agent.errors import ApprovalError, ConfigError
@@ -26,6 +28,7 @@ from tests.agents import full_fridge, make_agent
 from tests.items import T0
 from tests.test_agent_config import config_text
 from tests.test_agent_outbox import ShopInbox, running_bridge
+from tests.test_bridge_support import wait_until
 
 WAIT = 10
 COFFEE_TOPIC = protocol.reading_topic("home", "coffee_machine", "coffee")
@@ -91,6 +94,38 @@ async def test_held_order_is_sent_only_after_approval_and_only_once(tmp_path: Pa
     with Store(db) as bridge_store:
         rows = list(bridge_store.db.query("select order_id from orders"))
     assert [row["order_id"] for row in rows] == [sent.bridge_order_id]
+
+
+async def test_an_approval_the_agent_fails_to_read_is_taken_in_at_the_next_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database is locked when the running agent looks for approvals: it logs that,
+    goes on, and takes the approval in at its next look."""
+    path = tmp_path / "agent.db"
+    fast = SimulatedClock(T0, speed=3000.0)  # the 30 s between looks pass in 0.01 s
+    agent = make_agent(AgentStore(path), budget=LIMIT, network_clock=fast)
+    decision = empty_coffee(agent)
+    AgentStore(path).approve(decision.request_id, T0)
+    status, calls = agent.store.status, []
+
+    def locked_once(request_id: str) -> str | None:
+        calls.append(request_id)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return status(request_id)
+
+    monkeypatch.setattr(agent.store, "status", locked_once)
+    running = asyncio.create_task(agent.run())
+    try:
+        await wait_until(lambda: not agent.brain.awaiting_approval)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert len(calls) >= 2
+    assert any(
+        r.getMessage() == "could not take in approvals; trying again" for r in caplog.records
+    )
 
 
 def test_held_order_still_waits_after_a_restart(tmp_path: Path) -> None:

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
 from aiohttp import web
 
 from cloud_bridge.app import create_app
 from cloud_bridge.settings import BridgeSettings
 from cloud_bridge.store import Store
 from edge_agent import protocol
-from edge_agent.clock import SystemClock
+from edge_agent.clock import SimulatedClock, SystemClock
 from edge_agent.store import AgentStore
 from edge_agent.webhooks import new_secret
 from simulators.demo import serve
 from simulators.ports import free_port
 from tests.agents import full_fridge, make_agent
 from tests.items import T0
+from tests.test_bridge_support import wait_until
 
 WAIT = 10
 
@@ -93,3 +98,43 @@ async def test_order_is_resent_with_the_same_id_until_the_bridge_confirms(
     with Store(db) as bridge_store:
         rows = bridge_store.db.query("select order_id from orders")
         assert [row["order_id"] for row in rows] == [placed.order_id]
+
+
+async def test_an_outbox_error_after_the_bridge_took_the_order_neither_stops_nor_doubles_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database is locked just as the agent records the bridge's confirmation: the
+    running agent logs it, sends the order again under the same id, and the shop gets
+    it once."""
+    db = tmp_path / "bridge.db"
+    with Store(db) as bridge_store:
+        secret = bridge_store.add_device("home", "agent", now=SystemClock().now())
+    port = free_port()
+    clock = SimulatedClock(T0, speed=600.0)  # the first retry, 30 s on, comes in 0.05 s
+    agent = make_agent(
+        AgentStore(tmp_path / "agent.db"), bridge_port=port, secret=secret, clock=clock
+    )
+    confirm, calls = agent.store.confirm, []
+
+    def locked_once(*args: Any) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        confirm(*args)
+
+    monkeypatch.setattr(agent.store, "confirm", locked_once)
+    inbox = ShopInbox()
+    async with running_bridge(db, port, inbox):
+        full_fridge(agent)
+        agent.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), empty_coffee())
+        running = asyncio.create_task(agent.run())
+        try:
+            await wait_until(lambda: agent.store.orders()[0].confirmed)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    assert len(calls) == 2
+    (order,) = agent.store.orders()
+    assert inbox.ids == [order.bridge_order_id]
+    assert any(r.getMessage() == "the outbox failed; trying again" for r in caplog.records)
