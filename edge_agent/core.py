@@ -379,6 +379,12 @@ class Brain:
         del self._open[request_id]
         self._hold_items(order.decision, now)
 
+    def withdraw(self, request_id: str) -> None:
+        """Take back an order just decided that was never kept (it could not be saved):
+        as if it had not been decided, so the next decision may order its items again."""
+        self._open.pop(request_id, None)
+        self.spending.forget(request_id)
+
     def _awaiting(self, request_id: str) -> _OpenOrder:
         order = self._open.get(request_id)
         if order is None or not order.decision.awaiting_approval:

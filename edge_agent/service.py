@@ -161,8 +161,21 @@ class AgentService:
         return self._persist(self.brain.decide(now), now)
 
     def _persist(self, decisions: list[OrderDecision], now: datetime) -> list[OrderDecision]:
+        """Save each decided order before anything may send it; one that cannot be saved
+        is withdrawn from the brain, to be decided afresh."""
+        saved = []
         for decision in decisions:
-            self.store.save_order(decision, now)
+            try:
+                self.store.save_order(decision, now)
+            except Exception:
+                self.brain.withdraw(decision.request_id)
+                log.exception(
+                    "could not save order %s, so it is not placed; the next decision"
+                    " orders afresh what is still due",
+                    decision.request_id,
+                )
+                continue
+            saved.append(decision)
             if decision.awaiting_approval:
                 log.warning(
                     "order %s awaits approval (restock agent approve %s): %s",
@@ -173,7 +186,7 @@ class AgentService:
             else:
                 log.info("order %s: %s", decision.request_id, decision.explanation)
                 self._wake_outbox.set()
-        return decisions
+        return saved
 
     def sync_approvals(self) -> list[str]:
         """Take in approvals and declines made in the store by `restock agent approve`

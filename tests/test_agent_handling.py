@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -84,3 +86,31 @@ def test_order_is_stored_before_sending_and_survives_restart(tmp_path) -> None:
         queued[0].decision.request_id
     ]
     assert restarted.decide(restarted.clock.now()) == []
+
+
+def test_an_order_that_cannot_be_saved_is_decided_afresh(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Saving a decided order fails (the disk full, say): the order is not placed, and
+    the brain does not count it as on its way, so the next decision orders the item."""
+    service = make_agent()
+    full_fridge(service)
+    save, calls = service.store.save_order, []
+
+    def full_once(*args: Any) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        save(*args)
+
+    monkeypatch.setattr(service.store, "save_order", full_once)
+    service.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), reading(0, 1))
+    assert len(calls) == 1
+    assert service.store.orders() == []
+    assert service.brain.open_orders == []
+    assert service.brain.on_the_way("coffee", T0) == 0
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.getMessage().startswith("could not save order")
+    (decided,) = service.decide(T0 + timedelta(minutes=15))
+    assert [line.item for line in decided.lines] == ["coffee"]
+    assert [order.decision for order in service.store.orders(queued_only=True)] == [decided]
