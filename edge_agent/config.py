@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -28,12 +29,20 @@ class AgentSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     monthly_cap: float | None = None
     #: Orders costing more than this wait for `restock agent approve`.
     approve_above: float | None = None
+    #: Home Assistant's MQTT discovery prefix: each item then shows there as entities.
+    home_assistant: str | None = None
 
     def __post_init__(self) -> None:
         check_identifier(self.household, "household")
         check_identifier(self.device, "device")
         if not self.bridge_url.startswith(("http://", "https://")):
             raise ValueError(f"bridge_url {self.bridge_url!r} must start with http:// or https://")
+        prefix = self.home_assistant
+        if prefix is not None and not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", prefix):
+            raise ValueError(
+                f"agent.home_assistant {prefix!r} must be an MQTT topic prefix such as"
+                " 'homeassistant': letters, digits, _ and -, levels split by /"
+            )
         for name in ("monthly_cap", "approve_above"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):

@@ -112,6 +112,10 @@ class MqttLink:
             timeout=self._timeout,
         )
 
+    async def publish_retained(self, topic: str, payload: bytes) -> None:
+        """Publish a retained message outside the protocol (Home Assistant's discovery)."""
+        await publish(self._client, topic, payload, retain=True, timeout=self._timeout)
+
     async def publish_outlook(self, outlook: protocol.ItemOutlook) -> None:
         await publish(
             self._client,

@@ -20,6 +20,7 @@ from edge_agent.core import DECIDE_EVERY, Brain, OrderDecision, ReadingRejected
 from edge_agent.errors import BridgeError, ProtocolError
 from edge_agent.estimator import HISTORY
 from edge_agent.health import health_note
+from edge_agent.home_assistant import discovery_messages
 from edge_agent.mqtt_link import BrokerUrl, MqttLink
 from edge_agent.policy import PolicySettings
 from edge_agent.store import AgentStore
@@ -53,6 +54,7 @@ class AgentService:
         network_clock: Clock | None = None,
         settings: PolicySettings | None = None,
         budget: BudgetSettings | None = None,
+        home_assistant: str | None = None,
     ) -> None:
         self.household = household
         self.device = device
@@ -63,6 +65,8 @@ class AgentService:
         # Reconnect delays are about the network, so they run in real time.
         self._network_clock = network_clock or SystemClock()
         self.brain = Brain(household, items, settings, budget=budget)
+        #: Home Assistant's discovery prefix, if the items are to show there.
+        self.home_assistant = home_assistant
         self.dropped: Counter[str] = Counter()
         #: Messages on the household's reading topics handled so far, good or bad.
         self.readings_received = 0
@@ -98,6 +102,7 @@ class AgentService:
             clock=clock,
             network_clock=signing_clock,
             budget=agent.budget,
+            home_assistant=agent.home_assistant,
         )
 
     def _restore(self) -> None:
@@ -229,6 +234,7 @@ class AgentService:
                     delay = 1.0
                     self._outlook_at.clear()
                     await self._publish_status()
+                    await self._announce(link)
                     await self._publish_outlooks()
                     async for topic, payload in link.messages():
                         self.handle(topic, payload)
@@ -249,6 +255,14 @@ class AgentService:
             )
         except aiomqtt.MqttError as exc:
             log.warning("could not publish agent status: %s", exc)
+
+    async def _announce(self, link: MqttLink) -> None:
+        """Announce every item's entities to Home Assistant, if it is configured."""
+        if self.home_assistant is None:
+            return
+        items = list(self.brain.items.values())
+        for message in discovery_messages(self.home_assistant, self.household, items):
+            await link.publish_retained(message.topic, message.payload)
 
     async def _tick(self) -> None:
         while True:

@@ -123,3 +123,58 @@ async def test_a_tick_that_fails_is_logged_and_the_agent_goes_on(
     failed = [r for r in caplog.records if r.getMessage().startswith("the agent's tick failed")]
     assert len(failed) == 1
     assert failed[0].exc_info is not None
+
+
+async def retained_under(broker: BrokerAddress, prefix: str) -> list[str]:
+    """The topics of the retained messages under ``prefix``: a sentinel published after
+    subscribing marks where the retained ones end."""
+    async with aiomqtt.Client(broker.host, broker.port, identifier="late") as watcher:
+        await watcher.subscribe(f"{prefix}/#", qos=1)
+        await watcher.publish(f"{prefix}/zz_sentinel", b"end", qos=1)
+        topics = []
+        async with asyncio.timeout(10):
+            async for message in watcher.messages:
+                if message.topic.value == f"{prefix}/zz_sentinel":
+                    return topics
+                # The embedded amqtt broker also hands a new client retained messages
+                # outside its filter; Mosquitto does not.
+                if message.topic.matches(f"{prefix}/#"):
+                    topics.append(message.topic.value)
+    raise AssertionError("the broker closed the subscription")
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("configured", [True, False])
+async def test_the_agent_announces_its_items_to_home_assistant_only_if_configured(
+    broker: BrokerAddress, configured: bool
+) -> None:
+    """With a discovery prefix set, the connected agent leaves a retained config for each
+    of its items' four entities, for Home Assistant to find whenever it starts."""
+    agent = make_agent(broker=BrokerUrl(broker.host, broker.port))
+    agent.home_assistant = "homeassistant" if configured else None
+    running = asyncio.create_task(agent.run())
+    try:
+        async with asyncio.timeout(10):
+            await agent.connected.wait()
+        async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
+            await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
+            async with asyncio.timeout(10):
+                await outlooks(watcher, {"milk": "waiting", "coffee": "waiting"})
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    topics = await retained_under(broker, "homeassistant")
+    if not configured:
+        assert topics == []
+        return
+    assert sorted(topics) == sorted(
+        f"homeassistant/{component}/restock_home/{item}_{key}/config"
+        for item in ("milk", "coffee")
+        for component, key in (
+            ("sensor", "level"),
+            ("sensor", "run_out"),
+            ("sensor", "sensor"),
+            ("binary_sensor", "problem"),
+        )
+    )
