@@ -424,7 +424,8 @@ class Brain:
             unit=item.unit,
             sensor=health.state,
             since=health.since,
-            level=None if run_out is None else round(max(run_out.level, 0.0), 3),
+            # As now: a silent or stuck sensor's last level, less the use expected since.
+            level=None if run_out is None else round(run_out.level_at(now), 3),
             on_the_way=self.on_the_way(item_id, now),
             rate_per_day=None if run_out is None else round(run_out.rate_per_day, 3),
             run_out=None

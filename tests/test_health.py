@@ -175,3 +175,17 @@ def test_outlook_topic_names_household_and_item() -> None:
     topic = protocol.item_outlook_topic("home", "milk")
     assert topic == "restock/v1/home/agent/items/milk"
     assert protocol.parse_topic(topic) == protocol.ItemOutlookTopic("home", "milk")
+
+
+def test_the_outlook_of_a_silent_sensor_takes_the_use_since_off_its_level() -> None:
+    """Six hours after the fridge went quiet, the milk is not where the last reading
+    left it: the outlook gives the level less the six hours' expected use."""
+    brain = Brain("home", [MILK])
+    for hour in range(48):
+        now = T0 + timedelta(hours=hour)
+        reading = protocol.Reading(ts=now, value=3000 - 16 * hour, unit="g", seq=hour)
+        brain.observe("milk", reading, now)
+    later = T0 + timedelta(hours=53)
+    outlook = brain.outlook("milk", later)
+    assert outlook.sensor == "silent"
+    assert outlook.level == pytest.approx(3000 - 16 * 53, abs=30)
