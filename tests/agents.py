@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
 from edge_agent import protocol
 from edge_agent.bridge_client import BridgeClient
 from edge_agent.budget import BudgetSettings
@@ -51,3 +58,33 @@ def full_fridge(agent: AgentService) -> None:
     the coffee machine reports due is ordered at once."""
     reading = protocol.Reading(ts=T0, value=MILK.capacity, unit="g", seq=1)
     agent.handle(MILK_TOPIC, protocol.encode(reading))
+
+
+def fail_first_call(
+    monkeypatch: pytest.MonkeyPatch, target: object, name: str, error: Exception
+) -> list[tuple[Any, ...]]:
+    """Make ``target.name`` raise ``error`` at its first call and work after it (a disk
+    full for a moment, a database locked); return the calls made, for the test to count."""
+    method = getattr(target, name)
+    calls: list[tuple[Any, ...]] = []
+
+    def fails_once(*args: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise error
+        return method(*args)
+
+    monkeypatch.setattr(target, name, fails_once)
+    return calls
+
+
+@contextlib.asynccontextmanager
+async def running(agent: AgentService) -> AsyncIterator[None]:
+    """The agent running (``run()``, as a task) for the block; cancelled after it."""
+    task = asyncio.create_task(agent.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from edge_agent.service import AgentService
 from edge_agent.store import QUEUED, AgentStore
 from edge_agent.webhooks import new_secret
 from simulators.ports import free_port
-from tests.agents import full_fridge, make_agent
+from tests.agents import fail_first_call, full_fridge, make_agent, running
 from tests.items import T0
 from tests.test_agent_config import config_text
 from tests.test_agent_outbox import ShopInbox, running_bridge
@@ -106,22 +105,10 @@ async def test_an_approval_the_agent_fails_to_read_is_taken_in_at_the_next_look(
     agent = make_agent(AgentStore(path), budget=LIMIT, network_clock=fast)
     decision = empty_coffee(agent)
     AgentStore(path).approve(decision.request_id, T0)
-    status, calls = agent.store.status, []
-
-    def locked_once(request_id: str) -> str | None:
-        calls.append(request_id)
-        if len(calls) == 1:
-            raise sqlite3.OperationalError("database is locked")
-        return status(request_id)
-
-    monkeypatch.setattr(agent.store, "status", locked_once)
-    running = asyncio.create_task(agent.run())
-    try:
+    locked = sqlite3.OperationalError("database is locked")
+    calls = fail_first_call(monkeypatch, agent.store, "status", locked)
+    async with running(agent):
         await wait_until(lambda: not agent.brain.awaiting_approval)
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
     assert len(calls) >= 2
     assert any(
         r.getMessage() == "could not take in approvals; trying again" for r in caplog.records

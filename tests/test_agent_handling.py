@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from edge_agent import protocol
 from edge_agent.store import AgentStore
-from tests.agents import full_fridge, make_agent
+from tests.agents import fail_first_call, full_fridge, make_agent
 from tests.items import T0
 
 
@@ -95,15 +94,8 @@ def test_an_order_that_cannot_be_saved_is_decided_afresh(
     the brain does not count it as on its way, so the next decision orders the item."""
     service = make_agent()
     full_fridge(service)
-    save, calls = service.store.save_order, []
-
-    def full_once(*args: Any) -> None:
-        calls.append(args)
-        if len(calls) == 1:
-            raise sqlite3.OperationalError("database or disk is full")
-        save(*args)
-
-    monkeypatch.setattr(service.store, "save_order", full_once)
+    full = sqlite3.OperationalError("database or disk is full")
+    calls = fail_first_call(monkeypatch, service.store, "save_order", full)
     service.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), reading(0, 1))
     assert len(calls) == 1
     assert service.store.orders() == []

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -22,7 +20,7 @@ from edge_agent.store import AgentStore
 from edge_agent.webhooks import new_secret
 from simulators.demo import serve
 from simulators.ports import free_port
-from tests.agents import full_fridge, make_agent
+from tests.agents import fail_first_call, full_fridge, make_agent, running
 from tests.items import T0
 from tests.test_bridge_support import wait_until
 
@@ -114,26 +112,14 @@ async def test_an_outbox_error_after_the_bridge_took_the_order_neither_stops_nor
     agent = make_agent(
         AgentStore(tmp_path / "agent.db"), bridge_port=port, secret=secret, clock=clock
     )
-    confirm, calls = agent.store.confirm, []
-
-    def locked_once(*args: Any) -> None:
-        calls.append(args)
-        if len(calls) == 1:
-            raise sqlite3.OperationalError("database is locked")
-        confirm(*args)
-
-    monkeypatch.setattr(agent.store, "confirm", locked_once)
+    locked = sqlite3.OperationalError("database is locked")
+    calls = fail_first_call(monkeypatch, agent.store, "confirm", locked)
     inbox = ShopInbox()
     async with running_bridge(db, port, inbox):
         full_fridge(agent)
         agent.handle(protocol.reading_topic("home", "coffee_machine", "coffee"), empty_coffee())
-        running = asyncio.create_task(agent.run())
-        try:
+        async with running(agent):
             await wait_until(lambda: agent.store.orders()[0].confirmed)
-        finally:
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
     assert len(calls) == 2
     (order,) = agent.store.orders()
     assert inbox.ids == [order.bridge_order_id]

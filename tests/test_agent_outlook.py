@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from edge_agent.clock import SimulatedClock
 from edge_agent.core import OrderDecision
 from edge_agent.mqtt_link import BrokerUrl
 from edge_agent.service import AgentService
-from tests.agents import MILK_TOPIC, make_agent
+from tests.agents import MILK_TOPIC, make_agent, running
 from tests.brokers import BrokerAddress
 from tests.items import T0
 
@@ -62,17 +61,14 @@ async def test_the_agent_publishes_each_items_outlook_and_a_sensor_gone_quiet(
     clock = SimulatedClock(T0, speed=3600.0)  # an hour a second: a tick every 0.25 s
     agent = make_agent(broker=BrokerUrl(broker.host, broker.port), clock=clock)
     feed_history(agent)
-    running = asyncio.create_task(agent.run())
-    try:
-        async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
-            await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
-            async with asyncio.timeout(20):
-                first = await outlooks(watcher, {"milk": "ok", "coffee": "stuck"})
-                quiet = await outlooks(watcher, {"milk": "silent"})
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+    async with (
+        running(agent),
+        aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher,
+    ):
+        await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
+        async with asyncio.timeout(20):
+            first = await outlooks(watcher, {"milk": "ok", "coffee": "stuck"})
+            quiet = await outlooks(watcher, {"milk": "silent"})
     milk, coffee = first["milk"], first["coffee"]
     assert milk.unit == "g"
     assert milk.level == pytest.approx(3000 - 16 * 23, abs=30)
@@ -109,16 +105,13 @@ async def test_a_tick_that_fails_is_logged_and_the_agent_goes_on(
         return decide(now)
 
     monkeypatch.setattr(agent.brain, "decide", fails_once)
-    running = asyncio.create_task(agent.run())
-    try:
-        async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
-            await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
-            async with asyncio.timeout(20):
-                await outlooks(watcher, {"milk": "silent"})
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+    async with (
+        running(agent),
+        aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher,
+    ):
+        await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
+        async with asyncio.timeout(20):
+            await outlooks(watcher, {"milk": "silent"})
     assert len(calls) > 1
     failed = [r for r in caplog.records if r.getMessage().startswith("the agent's tick failed")]
     assert len(failed) == 1
@@ -152,18 +145,13 @@ async def test_the_agent_announces_its_items_to_home_assistant_only_if_configure
     of its items' four entities, for Home Assistant to find whenever it starts."""
     agent = make_agent(broker=BrokerUrl(broker.host, broker.port))
     agent.home_assistant = "homeassistant" if configured else None
-    running = asyncio.create_task(agent.run())
-    try:
+    async with running(agent):
         async with asyncio.timeout(10):
             await agent.connected.wait()
         async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
             await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
             async with asyncio.timeout(10):
                 await outlooks(watcher, {"milk": "waiting", "coffee": "waiting"})
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
     topics = await retained_under(broker, "homeassistant")
     if not configured:
         assert topics == []
