@@ -10,6 +10,8 @@ stocked by deliveries, and its readings are fed through ``Brain.observe``. Then,
 - **decision**: ``Brain.decide`` for the whole household with every model fresh, which
   is what the agent does on each 15-minute tick,
 - **decision with refits**: ``Brain.decide`` when every item's model is due a refit,
+- **outlooks**: ``Brain.outlook`` of every item (level, P10/P50/P90 run-out, sensor
+  health) with every model fresh, which the agent publishes hourly,
 - **baseline**: ``protocol.decode_reading`` of one reading, measured in the same run.
 
 Medians over many repeats. Run: ``.venv/bin/python bench/refit.py``.
@@ -95,6 +97,8 @@ def main() -> None:
         brain.decide(now + timedelta(minutes=2))
 
     with_refits = median_seconds(decide_with_refits, 100)
+    later = now + timedelta(minutes=3)
+    outlooks = median_seconds(lambda: [brain.outlook(item, later) for item in brain.items], 500)
     refit = statistics.median(refits.values())
     print(f"machine: {platform.machine()}, python {platform.python_version()}")
     print(f"household: {len(scenario.items)} items, {DAYS} days, {len(payloads)} readings")
@@ -107,6 +111,8 @@ def main() -> None:
     ratio = decision / decode
     print(f"decision, models fresh:        {decision * 1e3:8.2f} ms  ({ratio:,.0f}x decode)")
     print(f"decision, every item refitted: {with_refits * 1e3:8.2f} ms")
+    ratio = outlooks / decode
+    print(f"outlooks of every item:        {outlooks * 1e3:8.2f} ms  ({ratio:,.0f}x decode)")
     per_day = len(scenario.items) * (timedelta(days=1) / REFIT_EVERY) * refit
     print(f"refits per household-day:      {per_day * 1e3:8.1f} ms of CPU")
 

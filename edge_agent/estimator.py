@@ -232,8 +232,9 @@ class LevelEstimator:
         #: Falls taken for perishable stock thrown away at its date, not used.
         self.thrown_away: deque[Use] = deque(maxlen=64)
         self.spikes = 0
-        #: When the last spike upwards was read (it may have been a refill, then a use).
-        self._spiked_up: datetime | None = None
+        #: When the last spike was read, either way: up, it may have been a refill then a
+        #: use; down, a use then a refill (juice poured, then the shopping put in).
+        self._spiked_at: datetime | None = None
         self._next_prune = 0
         #: When the first reading came: how much history the forecast can rest on.
         self.started: datetime | None = None
@@ -400,8 +401,7 @@ class LevelEstimator:
                 refill = self._jump(pending_ts, pending, heard_before)
             else:
                 self.spikes += 1
-                if pending > self._level:
-                    self._spiked_up = pending_ts
+                self._spiked_at = pending_ts
         if abs(value - self._level) > self.refill_threshold:
             self._pending = (ts, value, heard)
         else:
@@ -499,8 +499,10 @@ class LevelEstimator:
     def ran_over(self, since: datetime, ts: datetime, came_to: float, used: float) -> bool:
         """A delivery the shop confirmed, that readings sound until it came (``since``)
         showed too little of to be a refill, brought the stock to ``came_to``; ``used``
-        was used since. A spike upwards read since may have been the delivery, with a use
-        just after it (the pot eaten as the rest were put away): then nothing is known.
+        was used since. A spike read since may have been the delivery with a use: up, a
+        use just after it (the pot eaten as the rest were put away); down, a use just
+        before it (a jug of juice poured half an hour before the shopping came, so the
+        readings fell and came back). Then nothing is known.
 
         If that is more than the store holds, the store ran over: it was full, and a
         zero that drifts has crept down by what the readings show short of that. Left
@@ -511,7 +513,7 @@ class LevelEstimator:
         """
         if (
             self._level is None
-            or (self._spiked_up is not None and self._spiked_up >= since)
+            or (self._spiked_at is not None and self._spiked_at >= since)
             or not daily_drift(self.item)  # a counter's zero does not creep
             or self.item.metered  # a new cartridge replaces the old: it never runs over
             or came_to < self.item.capacity - self._refill_tolerance()
