@@ -36,10 +36,6 @@ class SensorHealth:
     #: When the state began, as near as the readings tell; ``None`` while ok or waiting.
     since: datetime | None = None
 
-    @property
-    def sound(self) -> bool:
-        return self.state == "ok"
-
 
 def sensor_health(estimator: LevelEstimator, now: datetime) -> SensorHealth:
     """The health of ``estimator``'s sensor at ``now``; the worst state wins."""

@@ -302,8 +302,14 @@ class AgentService:
             last = self._outlook_at.get(item_id)
             if not (changed or last is None or now - last >= OUTLOOK_EVERY):
                 continue
-            outlook = self.brain.outlook(item_id, now)
-            self.store.save_outlook(outlook)
+            try:
+                outlook = self.brain.outlook(item_id, now)
+                self.store.save_outlook(outlook)
+            except Exception:
+                # On connecting as on the tick: one item's outlook must not stop the rest,
+                # nor the agent.
+                log.exception("could not make %s's outlook", item_id)
+                continue
             self._outlook_at[item_id] = now
             if self._link is None:
                 continue

@@ -15,7 +15,7 @@ from edge_agent.clock import SimulatedClock
 from edge_agent.core import OrderDecision
 from edge_agent.mqtt_link import BrokerUrl
 from edge_agent.service import AgentService
-from tests.agents import MILK_TOPIC, make_agent, running
+from tests.agents import MILK_TOPIC, fail_first_call, make_agent, running
 from tests.brokers import BrokerAddress
 from tests.items import T0
 
@@ -166,3 +166,25 @@ async def test_the_agent_announces_its_items_to_home_assistant_only_if_configure
             ("binary_sensor", "problem"),
         )
     )
+
+
+@pytest.mark.broker
+async def test_an_outlook_that_fails_is_logged_and_made_again_at_the_next_tick(
+    broker: BrokerAddress, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The milk's outlook fails as the agent connects: the coffee's is published all the
+    same, the agent goes on, and the milk's comes at the next tick."""
+    clock = SimulatedClock(T0, speed=3600.0)
+    agent = make_agent(broker=BrokerUrl(broker.host, broker.port), clock=clock)
+    calls = fail_first_call(monkeypatch, agent.brain, "outlook", RuntimeError("a fault"))
+    async with (
+        running(agent),
+        aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher,
+    ):
+        await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
+        async with asyncio.timeout(20):
+            await outlooks(watcher, {"milk": "waiting", "coffee": "waiting"})
+    assert calls[0][0] == "milk"
+    failed = [r for r in caplog.records if r.getMessage() == "could not make milk's outlook"]
+    assert len(failed) == 1
+    assert failed[0].exc_info is not None
