@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
 
 from cloud_bridge.app import MAX_BODY_BYTES, STORE
 from cloud_bridge.payloads import MAX_EXPLANATION
@@ -187,6 +189,18 @@ async def test_non_json_body_is_refused(client: BridgeClient, fridge: Device) ->
     assert (await response.json())["error"]["code"] == "invalid_json"
 
 
+async def placed_then_read(
+    client: BridgeClient, placer: Device, reader: Device
+) -> tuple[dict[str, Any], ClientResponse]:
+    """An order of two milk placed by ``placer``, as created, and ``reader``'s GET of it."""
+    body = order_json(("milk", 2))
+    created = await (
+        await client.post("/v1/orders", data=body, headers=placer.headers(body))
+    ).json()
+    response = await client.get(f"/v1/orders/{created['order_id']}", headers=reader.headers())
+    return created, response
+
+
 async def test_device_reads_its_households_order(tmp_path: Path) -> None:
     """Another device of the same household can read an order by id, as it was made.
 
@@ -199,11 +213,7 @@ async def test_device_reads_its_households_order(tmp_path: Path) -> None:
             add_device(client, "home1", "fridge"),
             add_device(client, "home1", "washer"),
         )
-        body = order_json(("milk", 2))
-        created = await (
-            await client.post("/v1/orders", data=body, headers=fridge.headers(body))
-        ).json()
-        response = await client.get(f"/v1/orders/{created['order_id']}", headers=washer.headers())
+        created, response = await placed_then_read(client, fridge, washer)
         assert response.status == 200
         assert await response.json() == created
 
@@ -211,11 +221,7 @@ async def test_device_reads_its_households_order(tmp_path: Path) -> None:
 async def test_other_household_cannot_read_an_order(client: BridgeClient, fridge: Device) -> None:
     """A device of another household gets 404 for an order that exists."""
     neighbour = add_device(client, "home2", "fridge")
-    body = order_json(("milk", 2))
-    created = await (
-        await client.post("/v1/orders", data=body, headers=fridge.headers(body))
-    ).json()
-    response = await client.get(f"/v1/orders/{created['order_id']}", headers=neighbour.headers())
+    _, response = await placed_then_read(client, fridge, neighbour)
     assert response.status == 404
     assert (await response.json())["error"]["code"] == "order_not_found"
 
