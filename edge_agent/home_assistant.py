@@ -58,16 +58,39 @@ def discovery_messages(
     for item in items:
         state_topic = protocol.item_outlook_topic(household, item.id)
         common = {"state_topic": state_topic, "device": device, **availability}
-        for component, key, config in _entities(item, state_topic):
+        for (component, key), config in zip(ENTITIES, _configs(item, state_topic), strict=True):
             unique_id = f"restock_{household}_{item.id}_{key}"
             payload = {"unique_id": unique_id, **common, **config}
-            topic = f"{prefix}/{component}/restock_{household}/{item.id}_{key}/config"
+            topic = _config_topic(prefix, household, item.id, component, key)
             messages.append(DiscoveryMessage(topic, json.dumps(payload).encode()))
     return messages
 
 
-def _entities(item: ItemSpec, state_topic: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """(component, key, config) of each entity an item gets."""
+def removal_messages(prefix: str, household: str, item_id: str) -> list[DiscoveryMessage]:
+    """The messages that take an item gone from the catalog out of Home Assistant: an
+    empty retained config removes its entity."""
+    return [
+        DiscoveryMessage(_config_topic(prefix, household, item_id, component, key), b"")
+        for component, key in ENTITIES
+    ]
+
+
+#: (component, key) of the entities each item gets, in the order :func:`_configs` gives
+#: their configs.
+ENTITIES = (
+    ("sensor", "level"),
+    ("sensor", "run_out"),
+    ("sensor", "sensor"),
+    ("binary_sensor", "problem"),
+)
+
+
+def _config_topic(prefix: str, household: str, item_id: str, component: str, key: str) -> str:
+    return f"{prefix}/{component}/restock_{household}/{item_id}_{key}/config"
+
+
+def _configs(item: ItemSpec, state_topic: str) -> list[dict[str, Any]]:
+    """The config of each entity an item gets, in the order of :data:`ENTITIES`."""
 
     def attributes(*fields: str) -> dict[str, str]:
         pairs = ", ".join(f"'{field}': value_json.{field}" for field in fields)
@@ -77,54 +100,36 @@ def _entities(item: ItemSpec, state_topic: str) -> list[tuple[str, str, dict[str
         }
 
     return [
-        (
-            "sensor",
-            "level",
-            {
-                "name": f"{item.name} level",
-                "value_template": "{{ value_json.level }}",
-                "unit_of_measurement": item.unit,
-                "state_class": "measurement",
-                **attributes("on_the_way", "rate_per_day"),
-            },
-        ),
-        (
-            "sensor",
-            "run_out",
-            {
-                "name": f"{item.name} runs out",
-                "device_class": "timestamp",
-                # "None" is Home Assistant's word for no value: unknown until forecast.
-                "value_template": "{{ value_json.run_out.p50 if value_json.run_out else None }}",
-                "json_attributes_topic": state_topic,
-                "json_attributes_template": (
-                    "{{ {'p10': value_json.run_out.p10, 'p90': value_json.run_out.p90}"
-                    " | tojson if value_json.run_out else '{}' }}"
-                ),
-            },
-        ),
-        (
-            "sensor",
-            "sensor",
-            {
-                "name": f"{item.name} sensor",
-                "device_class": "enum",
-                "options": SENSOR_STATES,
-                "value_template": "{{ value_json.sensor }}",
-                "entity_category": "diagnostic",
-                **attributes("since", "note"),
-            },
-        ),
-        (
-            "binary_sensor",
-            "problem",
-            {
-                "name": f"{item.name} sensor problem",
-                "device_class": "problem",
-                "value_template": (
-                    "{{ 'OFF' if value_json.sensor in ('ok', 'waiting') else 'ON' }}"
-                ),
-                **attributes("note"),
-            },
-        ),
+        {
+            "name": f"{item.name} level",
+            "value_template": "{{ value_json.level }}",
+            "unit_of_measurement": item.unit,
+            "state_class": "measurement",
+            **attributes("on_the_way", "rate_per_day"),
+        },
+        {
+            "name": f"{item.name} runs out",
+            "device_class": "timestamp",
+            # "None" is Home Assistant's word for no value: unknown until forecast.
+            "value_template": "{{ value_json.run_out.p50 if value_json.run_out else None }}",
+            "json_attributes_topic": state_topic,
+            "json_attributes_template": (
+                "{{ {'p10': value_json.run_out.p10, 'p90': value_json.run_out.p90}"
+                " | tojson if value_json.run_out else '{}' }}"
+            ),
+        },
+        {
+            "name": f"{item.name} sensor",
+            "device_class": "enum",
+            "options": SENSOR_STATES,
+            "value_template": "{{ value_json.sensor }}",
+            "entity_category": "diagnostic",
+            **attributes("since", "note"),
+        },
+        {
+            "name": f"{item.name} sensor problem",
+            "device_class": "problem",
+            "value_template": ("{{ 'OFF' if value_json.sensor in ('ok', 'waiting') else 'ON' }}"),
+            **attributes("note"),
+        },
     ]

@@ -20,7 +20,7 @@ from edge_agent.core import DECIDE_EVERY, Brain, OrderDecision, ReadingRejected
 from edge_agent.errors import BridgeError, ProtocolError
 from edge_agent.estimator import HISTORY
 from edge_agent.health import health_note
-from edge_agent.home_assistant import discovery_messages
+from edge_agent.home_assistant import discovery_messages, removal_messages
 from edge_agent.mqtt_link import BrokerUrl, MqttLink
 from edge_agent.policy import PolicySettings
 from edge_agent.store import AgentStore
@@ -235,6 +235,7 @@ class AgentService:
                     self._outlook_at.clear()
                     await self._publish_status()
                     await self._announce(link)
+                    await self._withdraw_gone(link)
                     await self._publish_outlooks()
                     async for topic, payload in link.messages():
                         self.handle(topic, payload)
@@ -263,6 +264,19 @@ class AgentService:
         items = list(self.brain.items.values())
         for message in discovery_messages(self.home_assistant, self.household, items):
             await link.publish_retained(message.topic, message.payload)
+
+    async def _withdraw_gone(self, link: MqttLink) -> None:
+        """Clear what was published for items no longer in the catalog: their retained
+        outlooks, and their Home Assistant entities, so they leave the dashboard."""
+        for item_id in self.store.outlook_items():
+            if item_id in self.brain.items:
+                continue
+            await link.publish_retained(protocol.item_outlook_topic(self.household, item_id), b"")
+            if self.home_assistant is not None:
+                for message in removal_messages(self.home_assistant, self.household, item_id):
+                    await link.publish_retained(message.topic, message.payload)
+            self.store.forget_outlook(item_id)
+            log.info("%s is no longer in the catalog: its outlook is withdrawn", item_id)
 
     async def _tick(self) -> None:
         while True:

@@ -275,6 +275,14 @@ class AgentStore:
                 continue  # written by another version; the running agent replaces it
         return found
 
+    def outlook_items(self) -> list[str]:
+        """The items an outlook is kept for, read or not."""
+        return [str(row["item"]) for row in self.db.query("select item from outlooks")]
+
+    def forget_outlook(self, item: str) -> None:
+        """Drop ``item``'s kept outlook (the item left the catalog)."""
+        self.db.execute("delete from outlooks where item = ?", [item])
+
     def orders_for_restart(self, since: datetime) -> list[StoredOrder]:
         """What a restart rebuilds the brain from: unfinished orders, and every order
         created or changed at or after ``since`` (this month's spending, recent refusals).

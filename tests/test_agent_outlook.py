@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -13,8 +14,10 @@ import pytest
 from edge_agent import protocol
 from edge_agent.clock import SimulatedClock
 from edge_agent.core import OrderDecision
+from edge_agent.home_assistant import removal_messages
 from edge_agent.mqtt_link import BrokerUrl
 from edge_agent.service import AgentService
+from edge_agent.store import AgentStore
 from tests.agents import MILK_TOPIC, fail_first_call, make_agent, running
 from tests.brokers import BrokerAddress
 from tests.items import T0
@@ -42,6 +45,10 @@ async def outlooks(
     """Read item outlooks until each item in ``wanted`` has shown its state."""
     found: dict[str, protocol.ItemOutlook] = {}
     async for message in watcher.messages:
+        if not message.payload:
+            continue  # an item gone from the catalog, its outlook cleared
+        if not message.topic.matches(protocol.item_outlook_topic("+", "+")):
+            continue  # amqtt hands a new client retained messages outside its filter
         outlook = protocol.decode_item_outlook(bytes(message.payload))
         if wanted.get(outlook.item) == outlook.sensor:
             found[outlook.item] = outlook
@@ -188,3 +195,42 @@ async def test_an_outlook_that_fails_is_logged_and_made_again_at_the_next_tick(
     failed = [r for r in caplog.records if r.getMessage() == "could not make milk's outlook"]
     assert len(failed) == 1
     assert failed[0].exc_info is not None
+
+
+@pytest.mark.broker
+async def test_an_item_gone_from_the_catalog_leaves_the_dashboard(
+    broker: BrokerAddress, tmp_path: Path
+) -> None:
+    """Juice was in the catalog, with its outlook retained and its Home Assistant
+    entities announced. Restarted without it, the agent clears both and forgets it."""
+    path = tmp_path / "agent.db"
+    store = AgentStore(path)
+    store.save_outlook(protocol.ItemOutlook(item="juice", ts=T0, unit="g", sensor="ok"))
+    store.close()
+    async with aiomqtt.Client(broker.host, broker.port, identifier="old-agent") as old:
+        juice = protocol.ItemOutlook(item="juice", ts=T0, unit="g", sensor="ok")
+        await old.publish(
+            protocol.item_outlook_topic("home", "juice"), protocol.encode(juice), qos=1, retain=True
+        )
+        for message in removal_messages("homeassistant", "home", "juice"):
+            await old.publish(message.topic, b"{}", qos=1, retain=True)
+    assert len(await retained_under(broker, "homeassistant")) == 4
+    agent = make_agent(AgentStore(path), broker=BrokerUrl(broker.host, broker.port))
+    agent.home_assistant = "homeassistant"
+    async with running(agent):
+        async with asyncio.timeout(10):
+            await agent.connected.wait()
+        async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
+            await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
+            async with asyncio.timeout(10):
+                await outlooks(watcher, {"milk": "waiting", "coffee": "waiting"})
+    assert sorted(agent.store.outlook_items()) == ["coffee", "milk"]
+    # As sets: amqtt may hand the same retained message over twice.
+    remaining = set(await retained_under(broker, "restock/v1/home/agent/items"))
+    assert remaining == {
+        "restock/v1/home/agent/items/coffee",
+        "restock/v1/home/agent/items/milk",
+    }
+    announced = set(await retained_under(broker, "homeassistant"))
+    assert not any("/juice_" in topic for topic in announced)
+    assert len(announced) == 8
