@@ -143,6 +143,18 @@ async def retained_under(broker: BrokerAddress, prefix: str) -> list[str]:
     raise AssertionError("the broker closed the subscription")
 
 
+async def connect_once(agent: AgentService, broker: BrokerAddress) -> None:
+    """Run the agent until it has connected and published its first outlooks (no item
+    heard from yet), then stop it."""
+    async with running(agent):
+        async with asyncio.timeout(10):
+            await agent.connected.wait()
+        async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
+            await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
+            async with asyncio.timeout(10):
+                await outlooks(watcher, {"milk": "waiting", "coffee": "waiting"})
+
+
 @pytest.mark.broker
 @pytest.mark.parametrize("configured", [True, False])
 async def test_the_agent_announces_its_items_to_home_assistant_only_if_configured(
@@ -152,13 +164,7 @@ async def test_the_agent_announces_its_items_to_home_assistant_only_if_configure
     of its items' four entities, for Home Assistant to find whenever it starts."""
     agent = make_agent(broker=BrokerUrl(broker.host, broker.port))
     agent.home_assistant = "homeassistant" if configured else None
-    async with running(agent):
-        async with asyncio.timeout(10):
-            await agent.connected.wait()
-        async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
-            await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
-            async with asyncio.timeout(10):
-                await outlooks(watcher, {"milk": "waiting", "coffee": "waiting"})
+    await connect_once(agent, broker)
     topics = await retained_under(broker, "homeassistant")
     if not configured:
         assert topics == []
@@ -217,13 +223,7 @@ async def test_an_item_gone_from_the_catalog_leaves_the_dashboard(
     assert len(await retained_under(broker, "homeassistant")) == 4
     agent = make_agent(AgentStore(path), broker=BrokerUrl(broker.host, broker.port))
     agent.home_assistant = "homeassistant"
-    async with running(agent):
-        async with asyncio.timeout(10):
-            await agent.connected.wait()
-        async with aiomqtt.Client(broker.host, broker.port, identifier="dashboard") as watcher:
-            await watcher.subscribe(protocol.item_outlook_topic("home", "+"), qos=1)
-            async with asyncio.timeout(10):
-                await outlooks(watcher, {"milk": "waiting", "coffee": "waiting"})
+    await connect_once(agent, broker)
     assert sorted(agent.store.outlook_items()) == ["coffee", "milk"]
     # As sets: amqtt may hand the same retained message over twice.
     remaining = set(await retained_under(broker, "restock/v1/home/agent/items"))
