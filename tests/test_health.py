@@ -14,15 +14,14 @@ from edge_agent.errors import ProtocolError
 from edge_agent.estimator import LevelEstimator
 from edge_agent.health import OFFLINE_AFTER, STUCK_REPORTED, health_note, sensor_health
 from tests.items import COFFEE, MILK, T0
-from tests.test_estimator import creeping_detergent, deliver, use_detergent
+from tests.test_estimator import creeping_detergent, deliver, feed, use_detergent
 
 
 def noisy_milk(hours: int = 24, *, step: timedelta = timedelta(hours=1)) -> LevelEstimator:
     """Milk used 10 g an hour on a load cell with a few grams of noise."""
     rng = random.Random(5)
     estimator = LevelEstimator(MILK)
-    for i in range(hours):
-        estimator.observe(T0 + i * step, round(3000 - 10 * i + rng.gauss(0, 5)))
+    feed(estimator, [round(3000 - 10 * i + rng.gauss(0, 5)) for i in range(hours)], step)
     return estimator
 
 
