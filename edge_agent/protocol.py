@@ -140,7 +140,8 @@ class ItemOutlook(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     ts: datetime
     unit: str
     sensor: SensorState
-    #: When the sensor's state began, as near as the readings tell; ``None`` when ok.
+    #: When the sensor's state began, as near as the readings tell; ``None`` while ok or
+    #: waiting.
     since: datetime | None = None
     level: float | None = None
     on_the_way: float = 0.0
