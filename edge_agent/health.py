@@ -8,6 +8,7 @@ wipe, tare or power-cycle the sensor, and only they can.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -84,3 +85,30 @@ def health_note(item: ItemSpec, health: SensorHealth) -> str | None:
                 f"{sensor.capitalize()} reads empty while stock may be left (its zero has"
                 f" drifted) since {when}: {guess}; tare or recalibrate the sensor."
             )
+
+
+def quiet_together_note(state: SensorState, gone: Sequence[tuple[ItemSpec, SensorHealth]]) -> str:
+    """One sentence for several sensors gone ``silent`` or ``offline`` at once.
+
+    Sensors on several appliances seldom fail in the same hour; the link they share (the
+    Wi-Fi, the broker, the devices' host) does. One warning that says so is kinder than
+    one per item, each telling the household to check its sensor.
+    """
+    heard = [health.since for _, health in gone if health.since is not None]
+    when = f" since {min(heard):%a %d %b %H:%M} UTC" if heard else ""
+    names = ", ".join(item.id.replace("_", " ") for item, _ in gone)
+    devices = {item.device for item, _ in gone}
+    cause = (
+        f"the {next(iter(devices)).replace('_', ' ')} or its link"
+        if len(devices) == 1
+        else "the link they share (Wi-Fi, broker or the devices' host)"
+    )
+    then = (
+        "they are not ordered until they report again"
+        if state == "offline"
+        else "their levels are guesses from past use until they report again"
+    )
+    return (
+        f"No reading from {len(gone)} sensors at once{when} ({names}): more likely {cause}"
+        f" than each sensor; {then}."
+    )

@@ -19,7 +19,7 @@ from edge_agent.config import AgentConfig
 from edge_agent.core import DECIDE_EVERY, Brain, OrderDecision, ReadingRejected
 from edge_agent.errors import BridgeError, ProtocolError
 from edge_agent.estimator import HISTORY
-from edge_agent.health import health_note
+from edge_agent.health import SensorHealth, health_note, quiet_together_note
 from edge_agent.home_assistant import discovery_messages, removal_messages
 from edge_agent.mqtt_link import BrokerUrl, MqttLink
 from edge_agent.policy import PolicySettings
@@ -289,19 +289,35 @@ class AgentService:
                 # A fault in one tick must not stop the agent: the next tick tries again.
                 log.exception("the agent's tick failed; trying again at the next")
 
-    def _health_changed(self, item_id: str, now: datetime) -> bool:
-        """Look at ``item_id``'s sensor; log and return whether its state changed."""
-        health = self.brain.sensor_health(item_id, now)
-        before = self._health.get(item_id)
-        self._health[item_id] = health.state
-        if health.state == before:
-            return False
-        note = health_note(self.brain.items[item_id], health)
-        if before not in (None, "waiting") and note is None:
-            log.info("%s: the sensor reads soundly again (was %s)", item_id, before)
-        elif note is not None and health.state != "waiting":
-            log.warning("%s: %s", item_id, note)
-        return True
+    def _check_health(self, now: datetime) -> set[str]:
+        """Look at every item's sensor; log what changed, and return the items whose state did.
+
+        Sensors gone silent or offline together are one warning, not one each: the link
+        they share is the likelier cause (each item's own note is still logged, at info).
+        """
+        changed: dict[str, tuple[protocol.SensorState | None, SensorHealth]] = {}
+        for item_id in self.brain.items:
+            health = self.brain.sensor_health(item_id, now)
+            before = self._health.get(item_id)
+            self._health[item_id] = health.state
+            if health.state != before:
+                changed[item_id] = (before, health)
+        together: dict[protocol.SensorState, list[str]] = {}
+        for item_id, (_, health) in changed.items():
+            if health.state in ("silent", "offline"):
+                together.setdefault(health.state, []).append(item_id)
+        for state, item_ids in together.items():
+            if len(item_ids) > 1:
+                gone = [(self.brain.items[i], changed[i][1]) for i in item_ids]
+                log.warning("%s", quiet_together_note(state, gone))
+        for item_id, (before, health) in changed.items():
+            note = health_note(self.brain.items[item_id], health)
+            if before not in (None, "waiting") and note is None:
+                log.info("%s: the sensor reads soundly again (was %s)", item_id, before)
+            elif note is not None and health.state != "waiting":
+                grouped = len(together.get(health.state, ())) > 1
+                log.log(logging.INFO if grouped else logging.WARNING, "%s: %s", item_id, note)
+        return set(changed)
 
     async def _publish_outlooks(self) -> None:
         """Make, keep and publish the outlook of each item whose sensor changed state, or
@@ -310,11 +326,11 @@ class AgentService:
         The time is read afresh for each item: messages handled while a publish awaits
         its acknowledgement move the brain on.
         """
+        changed = self._check_health(self.clock.now())
         for item_id in self.brain.items:
             now = self.clock.now()
-            changed = self._health_changed(item_id, now)
             last = self._outlook_at.get(item_id)
-            if not (changed or last is None or now - last >= OUTLOOK_EVERY):
+            if not (item_id in changed or last is None or now - last >= OUTLOOK_EVERY):
                 continue
             try:
                 outlook = self.brain.outlook(item_id, now)

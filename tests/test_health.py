@@ -12,8 +12,15 @@ from edge_agent import protocol
 from edge_agent.core import Brain
 from edge_agent.errors import ProtocolError
 from edge_agent.estimator import LevelEstimator
-from edge_agent.health import OFFLINE_AFTER, STUCK_REPORTED, health_note, sensor_health
-from tests.items import COFFEE, MILK, T0
+from edge_agent.health import (
+    OFFLINE_AFTER,
+    STUCK_REPORTED,
+    SensorHealth,
+    health_note,
+    quiet_together_note,
+    sensor_health,
+)
+from tests.items import COFFEE, EGGS, MILK, T0
 from tests.test_estimator import creeping_detergent, deliver, feed, use_detergent
 
 
@@ -188,3 +195,20 @@ def test_the_outlook_of_a_silent_sensor_takes_the_use_since_off_its_level() -> N
     outlook = brain.outlook("milk", later)
     assert outlook.sensor == "silent"
     assert outlook.level == pytest.approx(3000 - 16 * 53, abs=30)
+
+
+def test_sensors_gone_quiet_together_are_told_as_one_and_point_at_what_they_share() -> None:
+    """Two fridge items gone offline at once: the fridge or its link, from the earlier
+    of their last readings; the fridge and the coffee machine: the link they share."""
+    fridge = [
+        (MILK, SensorHealth("offline", T0 + timedelta(hours=2))),
+        (EGGS, SensorHealth("offline", T0 + timedelta(hours=1))),
+    ]
+    assert quiet_together_note("offline", fridge) == (
+        "No reading from 2 sensors at once since Mon 05 Jan 01:00 UTC (milk, eggs): more"
+        " likely the fridge or its link than each sensor; they are not ordered until they"
+        " report again."
+    )
+    apart = [(MILK, SensorHealth("silent", T0)), (COFFEE, SensorHealth("silent", T0))]
+    assert "the link they share" in quiet_together_note("silent", apart)
+    assert "guesses from past use" in quiet_together_note("silent", apart)
