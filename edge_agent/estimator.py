@@ -394,6 +394,17 @@ class LevelEstimator:
         if self._pending is not None:
             pending_ts, pending, heard_before = self._pending
             self._pending = None
+            rise, on = pending - self._level, value - pending
+            top = self.item.pack_size + self._refill_tolerance()
+            if self.item.metered and rise > 0 and on > self.refill_threshold and value <= top:
+                # A fresh cartridge rising on: the reading before was a spike (read 150,
+                # 82, 150 L), or the meter was still counting it in. Confirmed there, the
+                # cartridge's zero would be set to make that reading full, and the rest
+                # of the rise counted as a second cartridge on top. Where it went is for
+                # the next reading to confirm. (Past a full pack, the end of a meter's
+                # scale, it is this reading that is the spike.)
+                self._pending = (pending_ts, value, heard_before)
+                return None
             # A spike springs back: the next reading is near the old level again. Any
             # other next reading confirms the jump, even one that jumps on (the last of
             # the juice drunk, then the shopping put in: a use, then a refill).

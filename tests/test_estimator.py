@@ -764,3 +764,29 @@ def test_a_meter_that_counts_a_fresh_pack_at_once_keeps_its_zero() -> None:
     assert estimate is not None
     assert estimator.offset == pytest.approx(0, abs=1)
     assert estimate.level == pytest.approx(truth[-1], abs=3)
+
+
+@pytest.mark.parametrize("spike", [81.8, 220.0], ids=["below", "past_the_scale"])
+def test_a_fresh_cartridge_read_with_a_spike_is_one_full_cartridge(spike: float) -> None:
+    """A fresh cartridge read 150 L, then a spike of 82 L, then 150 L again: the first
+    150 looks like a spike that sprang back, and the 82 like a jump the next reading
+    confirmed. Confirmed there, the cartridge's zero was set to make 82 read full, and
+    the 150 after it counted as a second refill on top: 218 L believed in a 150 L
+    filter, and no cartridge ordered for weeks. A rising jump that rises on waits for
+    the next reading; one past the meter's scale is the spike itself."""
+    estimator = LevelEstimator(WATER_FILTER)
+    level = 60.0
+    for hour in range(72):
+        level -= 0.3
+        estimator.observe(T0 + timedelta(hours=hour), round(level, 1))
+    installed = T0 + timedelta(hours=72)
+    refills = [
+        refill
+        for offset, value in [(0, 150.0), (18, spike), (18.3, 150.0), (52, 150.0), (112, 149.8)]
+        if (refill := estimator.observe(installed + timedelta(minutes=offset), value))
+    ]
+    assert len(refills) == 1
+    assert refills[0].quantity == pytest.approx(150 - level, abs=1)
+    estimate = estimator.estimate
+    assert estimate is not None
+    assert estimate.level == pytest.approx(150, abs=1)
