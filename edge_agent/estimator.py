@@ -395,8 +395,12 @@ class LevelEstimator:
             pending_ts, pending, heard_before = self._pending
             self._pending = None
             rise, on = pending - self._level, value - pending
-            top = self.item.pack_size + self._refill_tolerance()
-            if self.item.metered and rise > 0 and on > self.refill_threshold and value <= top:
+            if (
+                self.item.metered
+                and rise > 0
+                and on > self.refill_threshold
+                and value <= self.item.pack_size + self._refill_tolerance()
+            ):
                 # A fresh cartridge rising on: the reading before was a spike (read 150,
                 # 82, 150 L), or the meter was still counting it in. Confirmed there, the
                 # cartridge's zero would be set to make that reading full, and the rest
