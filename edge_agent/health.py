@@ -60,7 +60,7 @@ def sensor_health(estimator: LevelEstimator, now: datetime) -> SensorHealth:
 
 def health_note(item: ItemSpec, health: SensorHealth) -> str | None:
     """One sentence for the household on a sensor that is not ok; ``None`` if it is."""
-    sensor = f"the {item.device.replace('_', ' ')}'s {item.id.replace('_', ' ')} sensor"
+    sensor = f"the {_spoken(item.device)}'s {_spoken(item.id)} sensor"
     when = f"{health.since:%a %d %b %H:%M} UTC" if health.since is not None else ""
     guess = "the level is a guess from past use"
     match health.state:
@@ -96,10 +96,10 @@ def quiet_together_note(state: SensorState, gone: Sequence[tuple[ItemSpec, Senso
     """
     heard = [health.since for _, health in gone if health.since is not None]
     when = f" since {min(heard):%a %d %b %H:%M} UTC" if heard else ""
-    names = ", ".join(item.id.replace("_", " ") for item, _ in gone)
+    names = ", ".join(_spoken(item.id) for item, _ in gone)
     devices = {item.device for item, _ in gone}
     cause = (
-        f"the {next(iter(devices)).replace('_', ' ')} or its link"
+        f"the {_spoken(next(iter(devices)))} or its link"
         if len(devices) == 1
         else "the link they share (Wi-Fi, broker or the devices' host)"
     )
@@ -112,3 +112,8 @@ def quiet_together_note(state: SensorState, gone: Sequence[tuple[ItemSpec, Senso
         f"No reading from {len(gone)} sensors at once{when} ({names}): more likely {cause}"
         f" than each sensor; {then}."
     )
+
+
+def _spoken(name: str) -> str:
+    """An item's or appliance's id as words: ``water_filter`` is "water filter"."""
+    return name.replace("_", " ")
