@@ -478,7 +478,7 @@ class Brain:
                 self._believe_delivery(order, order.delivered_at, now)
                 del self._open[request_id]
         due: list[tuple[ItemSpec, LinePlan]] = []
-        soon: list[tuple[ItemSpec, RunOut, str]] = []
+        soon: list[tuple[ItemSpec, RunOut, str, bool]] = []
         days = self.settings.consolidate.days
         for item_id, item in self.items.items():
             heard = self.estimators[item_id].last_reading
@@ -512,20 +512,23 @@ class Brain:
                 if line is not None:
                     due.append((item, line))
             elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
-                soon.append((item, run_out, f"joins this delivery as due within {days} days"))
+                reason = f"joins this delivery as due within {days} days"
+                soon.append((item, run_out, reason, True))
             elif item.shelf_life_days is None:
                 # It keeps: a pack that fits now saves a delivery of its own later.
-                soon.append((item, run_out, "joins this delivery as a whole pack fits"))
+                soon.append((item, run_out, "joins this delivery as a whole pack fits", False))
         groups: dict[float, list[LinePlan]] = {}
         for item, line in due:
             groups.setdefault(item.lead_time_hours.max, []).append(line)
         for lead in sorted(groups):
             joining = [entry for entry in soon if entry[0].lead_time_hours.max <= lead]
             soon = [entry for entry in soon if entry[0].lead_time_hours.max > lead]
-            for item, run_out, reason in joining:
+            for item, run_out, reason, spill in joining:
                 if not arrives_in_time(item, run_out, lead, now, self.settings):
                     continue  # it would wait for the slowest line and run out first
-                line = self._plan_line(item, run_out, now, reason=reason, required=False)
+                line = self._plan_line(
+                    item, run_out, now, reason=reason, required=False, spill=spill
+                )
                 if line is not None:
                     groups[lead].append(line)
         decisions = [
@@ -726,12 +729,26 @@ class Brain:
         )
 
     def _plan_line(
-        self, item: ItemSpec, run_out: RunOut, now: datetime, *, reason: str, required: bool
+        self,
+        item: ItemSpec,
+        run_out: RunOut,
+        now: datetime,
+        *,
+        reason: str,
+        required: bool,
+        spill: bool = False,
     ) -> LinePlan | None:
         """Size a line, leaving room for what the household has lately bought by hand."""
         room = self._room(item, now)
         return plan_line(
-            item, run_out, self.settings, now, reason=reason, required=required, room=room
+            item,
+            run_out,
+            self.settings,
+            now,
+            reason=reason,
+            required=required,
+            room=room,
+            spill=spill,
         )
 
     def _room(self, item: ItemSpec, now: datetime) -> float:

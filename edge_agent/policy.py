@@ -15,8 +15,12 @@ is going anyway, if a whole pack of them fits and the order, which comes as late
 slowest line, still arrives before they run out; items that keep (no shelf life) join
 whenever a whole pack fits. A joining perishable's packs need only be used before they
 expire in ``joining_use_level`` of futures: left out, it would come on its own within
-days, at least one pack whatever its shelf life. A due item always gets at least one
-pack, unless stock is on its way and not a pack fits beside it.
+days, at least one pack whatever its shelf life. In a store of two packs or fewer a
+pack fits on the earliest arrival for only a day or two of each cycle, so an item due
+soon joins with one pack more than surely fits when, arriving any time in the
+lead-time range with demand spread as forecast, it would run over by no more than
+``joining_spill`` of a pack on average. A due item always gets at least one pack,
+unless stock is on its way and not a pack fits beside it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from statistics import NormalDist
 
 from edge_agent.catalog import ItemSpec
 from edge_agent.forecast import RunOut
+
+#: Arrival times, evenly through the lead-time range, a spill is averaged over.
+SPILL_STEPS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,10 @@ class PolicySettings:
     margin: timedelta = timedelta(hours=6)
     #: Items that would be due within this long join an order that is going anyway.
     consolidate: timedelta = timedelta(days=3)
+    #: An item due that soon, in a store of two packs or fewer, joins with one pack
+    #: more than fits when the stock would run over by no more than this share of a
+    #: pack on average: in such a store a pack fits for a day or two of each cycle.
+    joining_spill: float = 0.15
     #: Plan to finish a pack within this share of its shelf life.
     shelf_life_use: float = 0.9
     #: How long an item waits after the bridge or shop refused its order.
@@ -97,26 +108,58 @@ def packs_that_fit(
     *,
     optional: bool,
     room: float = 0.0,
+    spill: bool = False,
 ) -> tuple[int, str]:
     """Whole packs that fit on the earliest arrival, ``room`` left free, and are used
     before they expire; for an ``optional`` line (joining an order, or beside one on its
-    way), used before they expire at ``joining_use_level``."""
+    way), used before they expire at ``joining_use_level``. With ``spill``, a store of
+    two packs or fewer takes one pack more when it would seldom run over."""
     arrive = now + timedelta(hours=item.lead_time_hours.min)
     z = settings.z(item)
     left = run_out.level_at(arrive, z)
     wanted, limit = item.capacity - room - left, "to fill up to capacity"
     if room > 0:
         limit = f"to fill up to capacity less {room:g} {item.unit} for what is bought by hand"
+    usable = math.inf
     if item.shelf_life_days is not None:
         if optional:
             z = settings.joining_z
             left = run_out.level_at(arrive, z)
         usable_for = timedelta(days=item.shelf_life_days * settings.shelf_life_use)
-        used = run_out.model.demand(arrive, arrive + usable_for, -z)
-        if used - left < wanted:
-            wanted = used - left
+        usable = run_out.model.demand(arrive, arrive + usable_for, -z) - left
+        if usable < wanted:
+            wanted = usable
             limit = f"to use within its {item.shelf_life_days:g}-day shelf life"
-    return max(math.floor(wanted / item.pack_size + 1e-9), 0), limit
+    packs = max(math.floor(wanted / item.pack_size + 1e-9), 0)
+    # One pack more, if it fits the store and is used in time, in a store of two packs
+    # or fewer with no room kept free.
+    small = item.capacity <= 2 * item.pack_size
+    more = (packs + 1) * item.pack_size
+    if spill and small and room == 0 and more <= min(item.capacity, usable):
+        over = expected_spill(item, run_out, now, packs + 1)
+        if over <= settings.joining_spill * item.pack_size:
+            packs += 1
+            limit = (
+                f"to fill up to capacity on most arrivals ({over:.3g} {item.unit} would not"
+                " fit, on average)"
+            )
+    return packs, limit
+
+
+def expected_spill(item: ItemSpec, run_out: RunOut, now: datetime, packs: int) -> float:
+    """What ``packs`` ordered now would run over the store by, on average: arrivals
+    spread evenly through the lead-time range, demand as the forecast spreads it."""
+    lead = item.lead_time_hours
+    normal = NormalDist()
+    total = 0.0
+    for step in range(SPILL_STEPS):
+        hours = lead.min + (lead.max - lead.min) * (step + 0.5) / SPILL_STEPS
+        when = now + timedelta(hours=hours)
+        mean = run_out.level_at(when)
+        sd = max(run_out.level_at(when, 1.0) - mean, 1e-9 * item.pack_size)
+        over = mean + packs * item.pack_size - item.capacity
+        total += over * normal.cdf(over / sd) + sd * normal.pdf(over / sd)
+    return total / SPILL_STEPS
 
 
 def plan_line(
@@ -128,9 +171,12 @@ def plan_line(
     reason: str,
     required: bool,
     room: float = 0.0,
+    spill: bool = False,
 ) -> LinePlan | None:
     """Size one line; ``None`` when not a pack fits and the item is not ``required``."""
-    packs, limit = packs_that_fit(item, run_out, now, settings, optional=not required, room=room)
+    packs, limit = packs_that_fit(
+        item, run_out, now, settings, optional=not required, room=room, spill=spill
+    )
     if packs == 0:
         if not required:
             return None

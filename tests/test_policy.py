@@ -10,7 +10,13 @@ import pytest
 
 from edge_agent.estimator import LevelEstimator
 from edge_agent.forecast import forecast
-from edge_agent.policy import PolicySettings, is_due, packs_that_fit, plan_line
+from edge_agent.policy import (
+    PolicySettings,
+    expected_spill,
+    is_due,
+    packs_that_fit,
+    plan_line,
+)
 from tests.items import MILK, T0
 from tests.test_forecast import feed_use
 
@@ -84,3 +90,61 @@ def test_room_left_for_shopping_by_hand_takes_whole_packs_off_an_order() -> None
 def test_a_service_level_out_of_range_is_refused_by_name(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         PolicySettings(**{field: 1.0})
+
+
+def milk_in_a_door(start: float, days: int) -> LevelEstimator:
+    """Milk used lightly (as above) for ``days`` from ``start``, in a fridge door that
+    holds two cartons, the milk long-life enough for its shelf life not to bind."""
+    rng = random.Random(3)
+    per_hour = [0.0] * (24 * days)
+    for day in range(days):
+        per_hour[24 * day + 7] = rng.uniform(80, 120)
+        per_hour[24 * day + 19] = rng.uniform(30, 70)
+    estimator = LevelEstimator(DOOR)
+    feed_use(estimator, per_hour, start)
+    return estimator
+
+
+DOOR = msgspec.structs.replace(MILK, capacity=2000, initial=2000, shelf_life_days=30)
+
+
+def test_a_two_pack_store_takes_a_joining_pack_that_seldom_runs_over() -> None:
+    """1.4 L in a two-carton door: with quiet demand 1.3 L is left at the earliest
+    arrival, so a carton does not surely fit; arriving any time in the lead-time range,
+    with demand spread as forecast, less than a tenth of it would run over on average.
+    Joining as due soon, it comes; not otherwise, nor beside room kept for shopping by
+    hand, nor in a store of three cartons, where a carton fits for days of each cycle."""
+    now = T0 + timedelta(days=4)
+    run_out = forecast(milk_in_a_door(2000, 4), now)
+    assert run_out is not None
+    settings = PolicySettings()
+    assert packs_that_fit(DOOR, run_out, now, settings, optional=True)[0] == 0
+    spilt = expected_spill(DOOR, run_out, now, 1)
+    assert 0 < spilt < 0.1 * DOOR.pack_size
+    line = plan_line(DOOR, run_out, settings, now, reason="joins", required=False, spill=True)
+    assert line is not None
+    assert line.packs == 1
+    assert line.explanation.endswith(
+        f"1 x 1000 g to fill up to capacity on most arrivals ({spilt:.3g} g would not fit,"
+        " on average)"
+    )
+    assert plan_line(DOOR, run_out, settings, now, reason="joins", required=False) is None
+    kept = plan_line(
+        DOOR, run_out, settings, now, reason="joins", required=False, spill=True, room=500
+    )
+    assert kept is None
+    three = msgspec.structs.replace(DOOR, capacity=3000)
+    assert packs_that_fit(three, run_out, now, settings, optional=True, spill=True)[0] == 1
+    never = PolicySettings(joining_spill=0.0)
+    assert plan_line(DOOR, run_out, never, now, reason="joins", required=False, spill=True) is None
+
+
+def test_a_pack_that_would_run_over_too_often_does_not_join() -> None:
+    """1.6 L in the door after three days: on average a sixth of a carton would run
+    over, more than the share allowed, so no carton joins."""
+    now = T0 + timedelta(days=3)
+    run_out = forecast(milk_in_a_door(2000, 3), now)
+    assert run_out is not None
+    spilt = expected_spill(DOOR, run_out, now, 1)
+    assert spilt > PolicySettings().joining_spill * DOOR.pack_size
+    assert packs_that_fit(DOOR, run_out, now, PolicySettings(), optional=True, spill=True)[0] == 0
