@@ -523,11 +523,11 @@ class Brain:
         for lead in sorted(groups):
             joining = [entry for entry in soon if entry[0].lead_time_hours.max <= lead]
             soon = [entry for entry in soon if entry[0].lead_time_hours.max > lead]
-            for item, run_out, reason, spill in joining:
+            for item, run_out, reason, due_soon in joining:
                 if not arrives_in_time(item, run_out, lead, now, self.settings):
                     continue  # it would wait for the slowest line and run out first
                 line = self._plan_line(
-                    item, run_out, now, reason=reason, required=False, spill=spill
+                    item, run_out, now, reason=reason, required=False, due_soon=due_soon
                 )
                 if line is not None:
                     groups[lead].append(line)
@@ -736,7 +736,7 @@ class Brain:
         *,
         reason: str,
         required: bool,
-        spill: bool = False,
+        due_soon: bool = False,
     ) -> LinePlan | None:
         """Size a line, leaving room for what the household has lately bought by hand."""
         room = self._room(item, now)
@@ -748,7 +748,7 @@ class Brain:
             reason=reason,
             required=required,
             room=room,
-            spill=spill,
+            due_soon=due_soon,
         )
 
     def _room(self, item: ItemSpec, now: datetime) -> float:

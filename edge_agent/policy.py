@@ -108,16 +108,19 @@ def packs_that_fit(
     *,
     optional: bool,
     room: float = 0.0,
-    spill: bool = False,
+    due_soon: bool = False,
 ) -> tuple[int, str]:
     """Whole packs that fit on the earliest arrival, ``room`` left free, and are used
     before they expire; for an ``optional`` line (joining an order, or beside one on its
-    way), used before they expire at ``joining_use_level``. With ``spill``, a store of
-    two packs or fewer takes one pack more when it would seldom run over."""
+    way), used before they expire at ``joining_use_level``. A line joining as ``due_soon``
+    takes one pack more in a store of two packs or fewer when it would seldom run
+    over, and one pack a quiet household would not finish in time when the item is due
+    on its own within its shelf life's slack anyway."""
     arrive = now + timedelta(hours=item.lead_time_hours.min)
     z = settings.z(item)
     left = run_out.level_at(arrive, z)
-    wanted, limit = item.capacity - room - left, "to fill up to capacity"
+    fits = item.capacity - room - left
+    wanted, limit = fits, "to fill up to capacity"
     if room > 0:
         limit = f"to fill up to capacity less {room:g} {item.unit} for what is bought by hand"
     usable = math.inf
@@ -133,16 +136,27 @@ def packs_that_fit(
     packs = max(math.floor(wanted / item.pack_size + 1e-9), 0)
     # One pack more, if it fits the store and is used in time, in a store of two packs
     # or fewer with no room kept free.
-    small = item.capacity <= 2 * item.pack_size
-    more = (packs + 1) * item.pack_size
-    if spill and small and room == 0 and more <= min(item.capacity, usable):
+    small = item.capacity <= 2 * item.pack_size and room == 0
+    if due_soon and small and (packs + 1) * item.pack_size <= min(item.capacity, usable):
         over = expected_spill(item, run_out, now, packs + 1)
         if over <= settings.joining_spill * item.pack_size:
-            packs += 1
-            limit = (
+            return packs + 1, (
                 f"to fill up to capacity on most arrivals ({over:.3g} {item.unit} would not"
                 " fit, on average)"
             )
+    # Not a pack used in time, but due on its own within the shelf life's slack: it would
+    # come all the same, one pack whatever its shelf life, that little later.
+    if due_soon and packs == 0 and usable < item.pack_size:
+        lead = timedelta(hours=item.lead_time_hours.max) + settings.margin
+        own = max(run_out.gone_by(settings.z(item)) - lead - now, timedelta(0))
+        slack = timedelta(days=item.shelf_life_days or 0) * (1 - settings.shelf_life_use)
+        one_fits = fits >= item.pack_size or (
+            small
+            and expected_spill(item, run_out, now, 1) <= settings.joining_spill * item.pack_size
+        )
+        if own <= slack and one_fits:
+            hours = own / timedelta(hours=1)
+            return 1, f"as the smallest order, due on its own within {hours:.0f} h anyway"
     return packs, limit
 
 
@@ -171,11 +185,11 @@ def plan_line(
     reason: str,
     required: bool,
     room: float = 0.0,
-    spill: bool = False,
+    due_soon: bool = False,
 ) -> LinePlan | None:
     """Size one line; ``None`` when not a pack fits and the item is not ``required``."""
     packs, limit = packs_that_fit(
-        item, run_out, now, settings, optional=not required, room=room, spill=spill
+        item, run_out, now, settings, optional=not required, room=room, due_soon=due_soon
     )
     if packs == 0:
         if not required:

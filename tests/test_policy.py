@@ -121,7 +121,7 @@ def test_a_two_pack_store_takes_a_joining_pack_that_seldom_runs_over() -> None:
     assert packs_that_fit(DOOR, run_out, now, settings, optional=True)[0] == 0
     spilt = expected_spill(DOOR, run_out, now, 1)
     assert 0 < spilt < 0.1 * DOOR.pack_size
-    line = plan_line(DOOR, run_out, settings, now, reason="joins", required=False, spill=True)
+    line = plan_line(DOOR, run_out, settings, now, reason="joins", required=False, due_soon=True)
     assert line is not None
     assert line.packs == 1
     assert line.explanation.endswith(
@@ -130,13 +130,15 @@ def test_a_two_pack_store_takes_a_joining_pack_that_seldom_runs_over() -> None:
     )
     assert plan_line(DOOR, run_out, settings, now, reason="joins", required=False) is None
     kept = plan_line(
-        DOOR, run_out, settings, now, reason="joins", required=False, spill=True, room=500
+        DOOR, run_out, settings, now, reason="joins", required=False, due_soon=True, room=500
     )
     assert kept is None
     three = msgspec.structs.replace(DOOR, capacity=3000)
-    assert packs_that_fit(three, run_out, now, settings, optional=True, spill=True)[0] == 1
+    assert packs_that_fit(three, run_out, now, settings, optional=True, due_soon=True)[0] == 1
     never = PolicySettings(joining_spill=0.0)
-    assert plan_line(DOOR, run_out, never, now, reason="joins", required=False, spill=True) is None
+    assert (
+        plan_line(DOOR, run_out, never, now, reason="joins", required=False, due_soon=True) is None
+    )
 
 
 def test_a_pack_that_would_run_over_too_often_does_not_join() -> None:
@@ -147,4 +149,30 @@ def test_a_pack_that_would_run_over_too_often_does_not_join() -> None:
     assert run_out is not None
     spilt = expected_spill(DOOR, run_out, now, 1)
     assert spilt > PolicySettings().joining_spill * DOOR.pack_size
-    assert packs_that_fit(DOOR, run_out, now, PolicySettings(), optional=True, spill=True)[0] == 0
+    assert (
+        packs_that_fit(DOOR, run_out, now, PolicySettings(), optional=True, due_soon=True)[0] == 0
+    )
+
+
+def test_a_perishable_due_on_its_own_within_its_shelf_life_slack_joins_with_one_pack() -> None:
+    """Asked to be finished in nine futures in ten, a litre joining beside 0.7 L of
+    lightly used milk is not. But the milk is due on its own within 16 hours, a tenth
+    of its 10-day shelf life (the slack its sizing keeps), when it would come as the
+    smallest order anyway: joining as due soon, that one litre comes now. With 0.9 L
+    it is due on its own only in 38 hours, and does not."""
+    strict = PolicySettings(joining_use_level=0.9)
+    now = T0 + timedelta(days=10)
+    soon = forecast(milk_used_lightly(2200), now)
+    assert soon is not None
+    assert packs_that_fit(MILK, soon, now, strict, optional=True)[0] == 0
+    line = plan_line(MILK, soon, strict, now, reason="joins", required=False, due_soon=True)
+    assert line is not None
+    assert line.packs == 1
+    assert line.explanation.endswith(
+        "1 x 1000 g as the smallest order, due on its own within 16 h anyway"
+    )
+    later = forecast(milk_used_lightly(2400), now)
+    assert later is not None
+    assert (
+        plan_line(MILK, later, strict, now, reason="joins", required=False, due_soon=True) is None
+    )
