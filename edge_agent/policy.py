@@ -19,8 +19,12 @@ days, at least one pack whatever its shelf life. In a store of two packs or fewe
 pack fits on the earliest arrival for only a day or two of each cycle, so an item due
 soon joins with one pack more than surely fits when, arriving any time in the
 lead-time range with demand spread as forecast, it would run over by no more than
-``joining_spill`` of a pack on average. A due item always gets at least one pack,
-unless stock is on its way and not a pack fits beside it.
+``joining_spill`` of a pack on average. A perishable due soon that a quiet household
+would not finish before a pack expires still joins with one pack when it would be due
+on its own within a tenth of its shelf life (the slack its sizing keeps): left out, it
+would come all the same, as the smallest order, in a delivery of its own. A due item
+always gets at least one pack, unless stock is on its way and not a pack fits beside
+it.
 """
 
 from __future__ import annotations
@@ -97,7 +101,14 @@ def arrives_in_time(
 
 def is_due(item: ItemSpec, run_out: RunOut, now: datetime, settings: PolicySettings) -> bool:
     """Whether the item must be ordered now, for its own longest lead time."""
-    return not arrives_in_time(item, run_out, item.lead_time_hours.max, now, settings)
+    return due_at(item, run_out, settings) <= now
+
+
+def due_at(item: ItemSpec, run_out: RunOut, settings: PolicySettings) -> datetime:
+    """When the item comes due: an order then, at its longest lead time plus the
+    margin, would come just as it runs out early or its stock goes past its date."""
+    lead = timedelta(hours=item.lead_time_hours.max) + settings.margin
+    return run_out.gone_by(settings.z(item)) - lead
 
 
 def packs_that_fit(
@@ -147,8 +158,7 @@ def packs_that_fit(
     # Not a pack used in time, but due on its own within the shelf life's slack: it would
     # come all the same, one pack whatever its shelf life, that little later.
     if due_soon and packs == 0 and usable < item.pack_size:
-        lead = timedelta(hours=item.lead_time_hours.max) + settings.margin
-        own = max(run_out.gone_by(settings.z(item)) - lead - now, timedelta(0))
+        own = max(due_at(item, run_out, settings) - now, timedelta(0))
         slack = timedelta(days=item.shelf_life_days or 0) * (1 - settings.shelf_life_use)
         one_fits = fits >= item.pack_size or (
             small
