@@ -8,6 +8,7 @@ from datetime import timedelta
 import msgspec
 import pytest
 
+from edge_agent.catalog import ItemSpec
 from edge_agent.estimator import LevelEstimator
 from edge_agent.forecast import forecast
 from edge_agent.policy import (
@@ -21,14 +22,14 @@ from tests.items import MILK, T0
 from tests.test_forecast import feed_use
 
 
-def milk_used_lightly(start: float) -> LevelEstimator:
-    """Ten days of milk at breakfast and dinner, about 150 g a day, from ``start``."""
+def milk_used_lightly(start: float, item: ItemSpec = MILK, days: int = 10) -> LevelEstimator:
+    """``days`` of milk at breakfast and dinner, about 150 g a day, from ``start``."""
     rng = random.Random(3)
-    per_hour = [0.0] * (24 * 10)
-    for day in range(10):
+    per_hour = [0.0] * (24 * days)
+    for day in range(days):
         per_hour[24 * day + 7] = rng.uniform(80, 120)
         per_hour[24 * day + 19] = rng.uniform(30, 70)
-    estimator = LevelEstimator(MILK)
+    estimator = LevelEstimator(item)
     feed_use(estimator, per_hour, start)
     return estimator
 
@@ -92,19 +93,8 @@ def test_a_service_level_out_of_range_is_refused_by_name(field: str) -> None:
         PolicySettings(**{field: 1.0})
 
 
-def milk_in_a_door(start: float, days: int) -> LevelEstimator:
-    """Milk used lightly (as above) for ``days`` from ``start``, in a fridge door that
-    holds two cartons, the milk long-life enough for its shelf life not to bind."""
-    rng = random.Random(3)
-    per_hour = [0.0] * (24 * days)
-    for day in range(days):
-        per_hour[24 * day + 7] = rng.uniform(80, 120)
-        per_hour[24 * day + 19] = rng.uniform(30, 70)
-    estimator = LevelEstimator(DOOR)
-    feed_use(estimator, per_hour, start)
-    return estimator
-
-
+#: A fridge door that holds two cartons, the milk long-life enough for its shelf life
+#: not to bind.
 DOOR = msgspec.structs.replace(MILK, capacity=2000, initial=2000, shelf_life_days=30)
 
 
@@ -115,7 +105,7 @@ def test_a_two_pack_store_takes_a_joining_pack_that_seldom_runs_over() -> None:
     Joining as due soon, it comes; not otherwise, nor beside room kept for shopping by
     hand, nor in a store of three cartons, where a carton fits for days of each cycle."""
     now = T0 + timedelta(days=4)
-    run_out = forecast(milk_in_a_door(2000, 4), now)
+    run_out = forecast(milk_used_lightly(2000, DOOR, days=4), now)
     assert run_out is not None
     settings = PolicySettings()
     assert packs_that_fit(DOOR, run_out, now, settings, optional=True)[0] == 0
@@ -145,7 +135,7 @@ def test_a_pack_that_would_run_over_too_often_does_not_join() -> None:
     """1.6 L in the door after three days: on average a sixth of a carton would run
     over, more than the share allowed, so no carton joins."""
     now = T0 + timedelta(days=3)
-    run_out = forecast(milk_in_a_door(2000, 3), now)
+    run_out = forecast(milk_used_lightly(2000, DOOR, days=3), now)
     assert run_out is not None
     spilt = expected_spill(DOOR, run_out, now, 1)
     assert spilt > PolicySettings().joining_spill * DOOR.pack_size
