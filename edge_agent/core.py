@@ -622,7 +622,9 @@ class Brain:
     def _believe_delivery(self, order: _OpenOrder, delivered_at: datetime, now: datetime) -> None:
         """The shop delivered ``order`` and its grace is over: what the readings never
         showed is on the shelf all the same, less the use seen since (for a sensor below
-        its scale, which shows nothing, on top of what was surely there before). If the
+        its scale, which shows nothing, on top of what was surely there before; for one
+        silent since before it came, on top of the level projected from its last
+        reading, so that two deliveries in one silence both count). If the
         readings were sound when it came, and they and it make more than the store
         holds, the store ran over: it is full, and that shows where a drifting sensor's
         zero is (:meth:`LevelEstimator.ran_over`).
@@ -638,6 +640,14 @@ class Brain:
             estimator = self.estimators[line.item]
             # What the readings say is there now (a stuck sensor's, used since it stuck).
             run_out = self.forecasters[line.item].forecast(now)
+            heard = estimator.last_reading
+            if run_out is not None and heard is not None and heard < delivered_at:
+                # Silent since it came: the level is projected from the last reading, and
+                # what came adds to it (two deliveries in one silence make two packs).
+                since = run_out.level - run_out.level_at(now)
+                level = min(run_out.level_at(now) + line.packs * item.pack_size, item.capacity)
+                estimator.believe(now, level + since, silent=True)
+                continue
             if estimator.below_scale:
                 # Readings show nothing: what the forecast says was surely there (at the
                 # service level: a slow forecast must not believe milk that is gone),

@@ -216,6 +216,9 @@ class LevelEstimator:
         self.credit = 0.0
         #: When stock was last credited that way.
         self.credited_at: datetime | None = None
+        #: The part of the credit that is deliveries made while the sensor was silent:
+        #: its next readings show them (less the use meanwhile), so it goes then.
+        self._silent_credit = 0.0
         #: Net consumption per hour (hour index -> quantity).
         self.hourly: dict[int, float] = {}
         #: Hours in which the item was (nearly) empty, so demand went unseen.
@@ -378,7 +381,7 @@ class LevelEstimator:
         """
         if self._last_ts is not None and ts <= self._last_ts:
             return None
-        heard = self._last_ts
+        heard, dated = self._last_ts, self._level_ts
         off_beat = heard is not None and self._heard_after((ts - heard).total_seconds())
         self._last_ts = ts
         # A reading far over what the store holds is a spike; the scale's top moves up
@@ -421,6 +424,8 @@ class LevelEstimator:
             self._pending = (ts, value, heard)
         else:
             self._accept(ts, value, off_beat=off_beat)
+        if self._level_ts != dated:  # the readings show the level again
+            self._silence_shown()
         return refill
 
     def _heard_after(self, gap: float) -> bool:
@@ -433,7 +438,7 @@ class LevelEstimator:
             self._beat = sorted(gaps)[3 * len(gaps) // 4]
         return gap < OFF_BEAT * self._beat
 
-    def believe(self, ts: datetime, level: float) -> None:
+    def believe(self, ts: datetime, level: float, *, silent: bool = False) -> None:
         """Take ``level`` as the stock at ``ts``, on news other than the readings.
 
         The news is a delivery the shop confirmed that the readings show short, or not
@@ -443,15 +448,27 @@ class LevelEstimator:
         the shelf. A stuck sensor's level dates from its last sign of life; the news is
         newer. The credit only makes up for readings that show too little, but for a
         sensor below its scale, which shows nothing at all: the news is the level.
+        ``silent``: the news is deliveries made while the sensor was silent, which its
+        next readings will show (less the use meanwhile): the credit goes then.
         """
         if self._level is None or self._level_ts is None:
             return
         if self.blind and self._level_ts < ts:
             self._pass_blind_time(ts)
+        before = self.credit
         self.credit = level - self._shown(self._level)
         if not self._below_scale:
             self.credit = max(self.credit, 0.0)
         self.credited_at = ts
+        if silent:
+            self._silent_credit += max(self.credit - before, 0.0)
+
+    def _silence_shown(self) -> float:
+        """The readings show the level again after a silence: deliveries credited
+        meanwhile are in them, less the use meanwhile. Returns the credit taken back."""
+        shown, self._silent_credit = min(self._silent_credit, self.credit), 0.0
+        self.credit -= shown
+        return shown
 
     def best_before(self, now: datetime) -> datetime | None:
         """When the stock on the shelf goes past its date.
@@ -626,9 +643,13 @@ class LevelEstimator:
             self._rise = (refill, value - self._last_value, value) if fresh else None
             if self._below_scale:
                 self._back_on_scale(ts, value)
-            # A delivery credited before it showed (a stuck or silent sensor) shows now.
-            shown_late = min(self.credit, change)
-            self.credit -= shown_late
+            # A delivery credited before it showed (a stuck or silent sensor) shows now:
+            # what came while the sensor was silent whatever the rise (use since made it
+            # smaller), else as far as the rise goes.
+            shown_late = self._silence_shown()
+            if not shown_late:
+                shown_late = min(self.credit, change)
+                self.credit -= shown_late
             self._plain = refill if fresh and not shown_late else None
             # More than the store holds: the zero crept up at least that much. Stock
             # comes in whole packs, whatever the zero: a rise of some other size is a

@@ -691,6 +691,39 @@ def test_an_order_counts_on_while_the_sensor_is_silent_past_its_due_time() -> No
     assert brain.on_the_way("milk", overdue) < packs * MILK.pack_size
 
 
+def test_deliveries_made_while_the_sensor_is_silent_add_up() -> None:
+    """Two cartons come in two deliveries while the fridge's load cell is silent (the
+    Wi-Fi down): what was there and both cartons add up, less what may have been used
+    meanwhile, so the milk is not ordered again on the strength of one carton; and when
+    the cell comes back and shows them, nothing counts twice."""
+    brain = Brain("h", [MILK])
+    level, step = 1800.0, 17.0  # about 400 g a day, as its cycle says
+    for hour in range(72):
+        now = T0 + timedelta(hours=hour)
+        level -= step
+        brain.observe("milk", Reading(ts=now, value=round(level), unit="g", seq=hour), now)
+    silent_from = now
+    for n, hours in enumerate((4, 8)):
+        lines = (LinePlan("milk", 1, "due now"),)
+        brain.track(OrderDecision(request_id=f"r{n}", created_at=T0, lines=lines))
+        brain.update_status(f"r{n}", "delivered", silent_from + timedelta(hours=hours))
+    later = silent_from + timedelta(hours=8) + DELIVERY_GRACE + timedelta(minutes=1)
+    true_level = level - step * (later - silent_from) / timedelta(hours=1) + 2000
+    assert brain.decide(later) == []
+    assert brain.on_the_way("milk", later) == 0
+    run_out = brain.forecasters["milk"].forecast(later)
+    assert run_out is not None
+    assert run_out.level_at(later) == pytest.approx(true_level, abs=100)
+    for hour in range(1, 4):
+        back = later + timedelta(hours=hour)
+        true_level -= step
+        reading = Reading(ts=back, value=round(true_level), unit="g", seq=10**6 + hour)
+        brain.observe("milk", reading, back)
+    run_out = brain.forecasters["milk"].forecast(back)
+    assert run_out is not None
+    assert run_out.level_at(back) == pytest.approx(true_level, abs=50)
+
+
 def rice_with_a_bag_bought(brain: Brain, *, bought: bool, replay: bool = False) -> list[LinePlan]:
     """Rice at 20 g an hour from 3 kg, each order delivered after 48 h; with ``bought``, a
     bag comes home by hand on day 1, no order open. With ``replay`` the first two days
