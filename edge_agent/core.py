@@ -644,7 +644,8 @@ class Brain:
             if run_out is not None and heard is not None and heard < delivered_at:
                 # Silent since it came: the level is projected from the last reading, and
                 # what came adds to it (two deliveries in one silence make two packs).
-                since = run_out.level - run_out.level_at(now)
+                # The belief is dated at that reading, but a blind (stuck) sensor's anew.
+                since = 0.0 if estimator.blind else run_out.level - run_out.level_at(now)
                 level = min(run_out.level_at(now) + line.packs * item.pack_size, item.capacity)
                 estimator.believe(now, level + since, silent=True)
                 continue

@@ -724,6 +724,31 @@ def test_deliveries_made_while_the_sensor_is_silent_add_up() -> None:
     assert run_out.level_at(back) == pytest.approx(true_level, abs=50)
 
 
+def test_a_delivery_made_while_a_stuck_sensor_is_silent_is_not_believed_twice_over() -> None:
+    """The cell sticks for a few hours, then goes silent; a carton comes meanwhile. What
+    was there (projected from its last sign of life) and the carton are on the shelf,
+    no more: the use since is not added back."""
+    brain = Brain("h", [MILK])
+    level, step, shown = 1800.0, 17.0, 0
+    for hour in range(76):
+        now = T0 + timedelta(hours=hour)
+        level -= step
+        if hour < 72:
+            shown = round(level)  # from then on the cell repeats this
+        brain.observe("milk", Reading(ts=now, value=shown, unit="g", seq=hour), now)
+    assert brain.estimators["milk"].stuck
+    silent_from = now
+    lines = (LinePlan("milk", 1, "due now"),)
+    brain.track(OrderDecision(request_id="r0", created_at=T0, lines=lines))
+    brain.update_status("r0", "delivered", silent_from + timedelta(hours=2))
+    later = silent_from + timedelta(hours=2) + DELIVERY_GRACE + timedelta(minutes=1)
+    brain.decide(later)
+    true_level = level - step * (later - silent_from) / timedelta(hours=1) + 1000
+    run_out = brain.forecasters["milk"].forecast(later)
+    assert run_out is not None
+    assert run_out.level_at(later) == pytest.approx(true_level, abs=100)
+
+
 def rice_with_a_bag_bought(brain: Brain, *, bought: bool, replay: bool = False) -> list[LinePlan]:
     """Rice at 20 g an hour from 3 kg, each order delivered after 48 h; with ``bought``, a
     bag comes home by hand on day 1, no order open. With ``replay`` the first two days
