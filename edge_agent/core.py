@@ -645,8 +645,9 @@ class Brain:
                 # Silent since it came: the level is projected from the last reading, and
                 # what came adds to it (two deliveries in one silence make two packs).
                 # The belief is dated at that reading, but a blind (stuck) sensor's anew.
-                since = 0.0 if estimator.blind else run_out.level - run_out.level_at(now)
-                level = min(run_out.level_at(now) + line.packs * item.pack_size, item.capacity)
+                projected = run_out.level_at(now)
+                since = 0.0 if estimator.blind else run_out.level - projected
+                level = min(projected + line.packs * item.pack_size, item.capacity)
                 estimator.believe(now, level + since, silent=True)
                 continue
             if estimator.below_scale:

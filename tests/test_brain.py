@@ -691,6 +691,16 @@ def test_an_order_counts_on_while_the_sensor_is_silent_past_its_due_time() -> No
     assert brain.on_the_way("milk", overdue) < packs * MILK.pack_size
 
 
+def delivered_while_silent(brain: Brain, silent_from: datetime, *hours: int) -> datetime:
+    """A carton of milk ordered for each of ``hours``, delivered that many hours after the
+    sensor fell silent at ``silent_from``. Returns when the last one's grace is over."""
+    for n, after in enumerate(hours):
+        lines = (LinePlan("milk", 1, "due now"),)
+        brain.track(OrderDecision(request_id=f"r{n}", created_at=T0, lines=lines))
+        brain.update_status(f"r{n}", "delivered", silent_from + timedelta(hours=after))
+    return silent_from + timedelta(hours=max(hours)) + DELIVERY_GRACE + timedelta(minutes=1)
+
+
 def test_deliveries_made_while_the_sensor_is_silent_add_up() -> None:
     """Two cartons come in two deliveries while the fridge's load cell is silent (the
     Wi-Fi down): what was there and both cartons add up, less what may have been used
@@ -703,11 +713,7 @@ def test_deliveries_made_while_the_sensor_is_silent_add_up() -> None:
         level -= step
         brain.observe("milk", Reading(ts=now, value=round(level), unit="g", seq=hour), now)
     silent_from = now
-    for n, hours in enumerate((4, 8)):
-        lines = (LinePlan("milk", 1, "due now"),)
-        brain.track(OrderDecision(request_id=f"r{n}", created_at=T0, lines=lines))
-        brain.update_status(f"r{n}", "delivered", silent_from + timedelta(hours=hours))
-    later = silent_from + timedelta(hours=8) + DELIVERY_GRACE + timedelta(minutes=1)
+    later = delivered_while_silent(brain, silent_from, 4, 8)
     true_level = level - step * (later - silent_from) / timedelta(hours=1) + 2000
     assert brain.decide(later) == []
     assert brain.on_the_way("milk", later) == 0
@@ -738,10 +744,7 @@ def test_a_delivery_made_while_a_stuck_sensor_is_silent_is_not_believed_twice_ov
         brain.observe("milk", Reading(ts=now, value=shown, unit="g", seq=hour), now)
     assert brain.estimators["milk"].stuck
     silent_from = now
-    lines = (LinePlan("milk", 1, "due now"),)
-    brain.track(OrderDecision(request_id="r0", created_at=T0, lines=lines))
-    brain.update_status("r0", "delivered", silent_from + timedelta(hours=2))
-    later = silent_from + timedelta(hours=2) + DELIVERY_GRACE + timedelta(minutes=1)
+    later = delivered_while_silent(brain, silent_from, 2)
     brain.decide(later)
     true_level = level - step * (later - silent_from) / timedelta(hours=1) + 1000
     run_out = brain.forecasters["milk"].forecast(later)
