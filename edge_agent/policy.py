@@ -186,6 +186,23 @@ def expected_spill(item: ItemSpec, run_out: RunOut, now: datetime, packs: int) -
     return total / SPILL_STEPS
 
 
+def overflows_likely(item: ItemSpec, run_out: RunOut, now: datetime) -> bool:
+    """Whether a pack of an item that keeps, in a store of two packs or more, would
+    more likely than not run it over on its earliest arrival.
+
+    An item comes due with that much stock only where its level is barely known (a
+    gauge below its scale, reckoned for weeks): a busy future would empty the store
+    within the lead time while the likeliest one leaves it full. Ordered, the pack
+    runs over; it waits until the median says a pack fits. A perishable is ordered all
+    the same (its stock goes past its date), and so is a pack that fills its whole
+    store (a filter cartridge, which replaces what is left).
+    """
+    if item.shelf_life_days is not None or item.capacity < 2 * item.pack_size:
+        return False
+    arrive = now + timedelta(hours=item.lead_time_hours.min)
+    return run_out.level_at(arrive) + item.pack_size > item.capacity
+
+
 def plan_line(
     item: ItemSpec,
     run_out: RunOut,
@@ -202,7 +219,7 @@ def plan_line(
         item, run_out, now, settings, optional=not required, room=room, due_soon=due_soon
     )
     if packs == 0:
-        if not required:
+        if not required or overflows_likely(item, run_out, now):
             return None
         packs, limit = 1, "as the smallest order"
     run_out_at = run_out.p50.strftime("%a %d %b %H:%M")
