@@ -41,6 +41,7 @@ from edge_agent.policy import (
     plan_line,
 )
 from edge_agent.protocol import FINAL_STATUSES, ItemOutlook, Reading, RunOutTimes
+from edge_agent.sequence import Resequencer
 
 #: An item quiet for this many of its usual gaps between uses, and this many of its long
 #: ones (the 90th percentile), may be empty.
@@ -197,11 +198,26 @@ class Brain:
         self._sensed_at: datetime | None = None
         #: Whether the household as a whole is busier than it was (guests).
         self._busier = False
+        #: Readings waiting for one their device sent before them.
+        self._sequence = Resequencer()
 
     # --- inputs -------------------------------------------------------------------
 
     def observe(self, item_id: str, reading: Reading, now: datetime) -> Refill | None:
         """Take one reading of one item; return a refill if the reading reveals one."""
+        item = self._check(item_id, reading, now)
+        level = item.level_from_reading(reading.value)
+        estimator = self.estimators[item_id]
+        refill = estimator.observe(reading.ts, level)
+        if refill is not None:
+            self._match_arrival(item_id, refill)
+        if (used := estimator.last_use) is not None and used != self._seen_use.get(item_id):
+            self._seen_use[item_id] = used
+            self._note_use(used)
+        return refill
+
+    def _check(self, item_id: str, reading: Reading, now: datetime) -> ItemSpec:
+        """The item ``reading`` is of; :class:`ReadingRejected` if it can't be taken."""
         item = self.items.get(item_id)
         if item is None:
             raise ReadingRejected(f"unknown item {item_id!r}: not in this agent's catalog")
@@ -214,15 +230,7 @@ class Brain:
                 f"reading for {item_id!r} is stamped {reading.ts.isoformat()},"
                 f" ahead of the agent's clock ({now.isoformat()})"
             )
-        level = item.level_from_reading(reading.value)
-        estimator = self.estimators[item_id]
-        refill = estimator.observe(reading.ts, level)
-        if refill is not None:
-            self._match_arrival(item_id, refill)
-        if (used := estimator.last_use) is not None and used != self._seen_use.get(item_id):
-            self._seen_use[item_id] = used
-            self._note_use(used)
-        return refill
+        return item
 
     def _note_use(self, ts: datetime) -> None:
         """Keep track of the household's comings and goings, from the uses of all items.
@@ -276,12 +284,19 @@ class Brain:
         A reading changes only its own item's forecast, so the whole household is
         reconsidered only when that item is now due; otherwise time alone can make
         another item due, and the :data:`DECIDE_EVERY` tick sees to that.
+
+        Readings are taken in the order their device sent them (:mod:`edge_agent.sequence`):
+        one that came before a reading sent ahead of it waits for that one, until the
+        device's next reading or the next decision.
         """
         self._live_since = self._live_since or now
-        self.observe(item_id, reading, now)
-        if not self._item_due(item_id, now):
-            return []
-        return self.decide(now)
+        self._check(item_id, reading, now)
+        taken = self._sequence.push(self.items[item_id].device, item_id, reading)
+        due = False
+        for taken_item, taken_reading in taken:
+            self.observe(taken_item, taken_reading, now)
+            due = due or self._item_due(taken_item, now)
+        return self.decide(now) if due else []
 
     def _item_due(self, item_id: str, now: datetime) -> bool:
         outlook = self._outlook(item_id, now)
@@ -471,6 +486,8 @@ class Brain:
         of it fits: a delivery that comes anyway brings it, and it needs none later.
         """
         self._live_since = self._live_since or now
+        for item_id, reading in self._sequence.flush():
+            self.observe(item_id, reading, now)  # no longer waiting for one sent before
         if self._starting(now):
             return []
         for request_id, order in list(self._open.items()):

@@ -982,3 +982,39 @@ def test_a_brain_rebuilt_from_kept_readings_calibrates_as_the_live_one_did() -> 
     calibration = live.forecasters["milk"].calibration
     assert calibration > 1.1
     assert rebuilt.forecasters["milk"].calibration == pytest.approx(calibration, abs=0.05)
+
+
+def test_two_spikes_with_the_reading_between_them_late_are_no_refill() -> None:
+    """The fridge's milk cell spikes twice 18 minutes apart, and the reading that ended
+    the first spike comes after the second (held back, then sent). In the order they
+    came, the second spike would read as the first one's level again: 3 kg bought by
+    hand, then 3 kg used at once. Taken in the order the fridge sent them (``seq``),
+    both are spikes."""
+    brain = Brain("home", [MILK])
+    minute = timedelta(minutes=1)
+    arrivals = [(seq, seq * 10, 1900.0) for seq in range(12)]
+    arrivals += [(12, 121, 4878.0), (14, 139, 5072.0), (13, 122, 1900.0), (15, 140, 1900.0)]
+    arrivals += [(seq, 140 + (seq - 15) * 10, 1900.0) for seq in range(16, 22)]
+    now = T0
+    for seq, minutes, value in arrivals:
+        now = max(now, T0 + minutes * minute)
+        brain.on_reading("milk", Reading(T0 + minutes * minute, value, "g", seq), now)
+    estimator = brain.estimators["milk"]
+    assert not estimator.refills
+    assert not brain.bought_by_hand["milk"]
+    assert estimator.spikes == 2
+    assert not estimator.uses
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == 1900
+
+
+def test_a_reading_waiting_for_a_lost_one_is_taken_at_the_next_decision() -> None:
+    """The reading before it never comes: the one that skipped its number waits no
+    longer than the next decision."""
+    brain = Brain("home", [MILK])
+    brain.on_reading("milk", Reading(T0, 1900.0, "g", 1), T0)
+    later = T0 + timedelta(minutes=5)
+    brain.on_reading("milk", Reading(later, 1700.0, "g", 3), later)
+    assert brain.estimators["milk"].last_reading == T0
+    brain.decide(later + timedelta(minutes=10))
+    assert brain.estimators["milk"].last_reading == later
