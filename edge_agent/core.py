@@ -205,7 +205,11 @@ class Brain:
 
     def observe(self, item_id: str, reading: Reading, now: datetime) -> Refill | None:
         """Take one reading of one item; return a refill if the reading reveals one."""
-        item = self._check(item_id, reading, now)
+        return self._take_in(self._check(item_id, reading, now), reading)
+
+    def _take_in(self, item: ItemSpec, reading: Reading) -> Refill | None:
+        """Give a checked reading to its item's estimator, and follow what it shows."""
+        item_id = item.id
         level = item.level_from_reading(reading.value)
         estimator = self.estimators[item_id]
         refill = estimator.observe(reading.ts, level)
@@ -286,15 +290,14 @@ class Brain:
         another item due, and the :data:`DECIDE_EVERY` tick sees to that.
 
         Readings are taken in the order their device sent them (:mod:`edge_agent.sequence`):
-        one that came before a reading sent ahead of it waits for that one, until the
-        device's next reading or the next decision.
+        one that arrives before a reading its device sent earlier waits for that one,
+        until the device's next reading or the next decision.
         """
         self._live_since = self._live_since or now
-        self._check(item_id, reading, now)
-        taken = self._sequence.push(self.items[item_id].device, item_id, reading)
+        item = self._check(item_id, reading, now)
         due = False
-        for taken_item, taken_reading in taken:
-            self.observe(taken_item, taken_reading, now)
+        for taken_item, taken_reading in self._sequence.push(item.device, item_id, reading):
+            self._take_in(self.items[taken_item], taken_reading)
             due = due or self._item_due(taken_item, now)
         return self.decide(now) if due else []
 
@@ -487,7 +490,7 @@ class Brain:
         """
         self._live_since = self._live_since or now
         for item_id, reading in self._sequence.flush():
-            self.observe(item_id, reading, now)  # no longer waiting for one sent before
+            self._take_in(self.items[item_id], reading)  # no longer waiting for one sent before
         if self._starting(now):
             return []
         for request_id, order in list(self._open.items()):
