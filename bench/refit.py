@@ -70,7 +70,8 @@ def main() -> None:
             due += REFIT_EVERY
         sensed = reading_of(message, household.id)
         if sensed is not None:
-            brain.observe(*sensed, message.at)
+            topic, reading = sensed
+            brain.observe(topic.item, reading, message.at)
             payloads.append(message.payload)
     now = scenario.end
     brain.decide(now)  # fit every model once

@@ -282,7 +282,9 @@ class Brain:
                 self.forecasts(reading.ts)
                 due = reading.ts + REFIT_EVERY
 
-    def on_reading(self, item_id: str, reading: Reading, now: datetime) -> list[OrderDecision]:
+    def on_reading(
+        self, item_id: str, reading: Reading, now: datetime, *, device: str | None = None
+    ) -> list[OrderDecision]:
         """What the agent does with each reading, on every path: take it in, then decide.
 
         A reading changes only its own item's forecast, so the whole household is
@@ -291,12 +293,22 @@ class Brain:
 
         Readings are taken in the order their device sent them (:mod:`edge_agent.sequence`):
         one that arrives before a reading its device sent earlier waits for that one,
-        until the device's next reading or the next decision.
+        until the device's next reading or the next decision. ``device``: the device
+        the reading came from (its topic's); by default the item's in the catalog.
         """
         self._live_since = self._live_since or now
-        item = self._check(item_id, reading, now)
+        try:
+            item = self._check(item_id, reading, now)
+        except ReadingRejected:
+            # Refused, it still keeps its place in the device's count, so the readings
+            # after it need not wait for it; the next decision sees what they show.
+            if device is not None:
+                for taken_item, taken_reading in self._sequence.skip(device, reading):
+                    self._take_in(self.items[taken_item], taken_reading)
+            raise
         due = False
-        for taken_item, taken_reading in self._sequence.push(item.device, item_id, reading):
+        taken = self._sequence.push(device or item.device, item_id, reading)
+        for taken_item, taken_reading in taken:
             self._take_in(self.items[taken_item], taken_reading)
             due = due or self._item_due(taken_item, now)
         return self.decide(now) if due else []

@@ -76,6 +76,12 @@ class Resequencer:
         # waited goes on, with this one, in order.
         return self._give_up(state)
 
+    def skip(self, device: str, reading: Reading) -> list[ItemReading]:
+        """Count a reading of ``device`` that is not taken (an item the agent does not
+        know): it keeps its place, so the readings after it need not wait for it. Return
+        the readings now in order, as :meth:`push` does, without it."""
+        return [taken for taken in self.push(device, "", reading) if taken[1] is not reading]
+
     def flush(self) -> list[ItemReading]:
         """End every wait: the readings that waited, in order, device by device."""
         released = []

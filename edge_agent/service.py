@@ -142,7 +142,7 @@ class AgentService:
             case protocol.ReadingTopic(device=device, item=item):
                 self.readings_received += 1
                 reading = protocol.decode_reading(payload)
-                decisions = self.brain.on_reading(item, reading, now)
+                decisions = self.brain.on_reading(item, reading, now, device=device)
                 self.store.add_reading(device, item, reading)
                 self._persist(decisions, now)
             case protocol.AvailabilityTopic(device=device):

@@ -116,15 +116,18 @@ class LeadTimes:
         return max(leads)
 
 
-def reading_of(message: Message, household: str) -> tuple[str, protocol.Reading] | None:
-    """The item and reading a message carries for ``household``; ``None`` if it is not one.
+def reading_of(
+    message: Message, household: str
+) -> tuple[protocol.ReadingTopic, protocol.Reading] | None:
+    """The topic (device and item) and reading a message carries for ``household``;
+    ``None`` if it is not one.
 
     :class:`~edge_agent.errors.ProtocolError` if it is malformed.
     """
     topic = protocol.parse_topic(message.topic)
     if not isinstance(topic, protocol.ReadingTopic) or topic.household != household:
         return None
-    return topic.item, protocol.decode_reading(message.payload)
+    return topic, protocol.decode_reading(message.payload)
 
 
 # --- the agent ----------------------------------------------------------------------
@@ -149,7 +152,8 @@ class AgentPolicy:
             sensed = reading_of(message, self.household)
             if sensed is None:
                 return
-            decisions = self.brain.on_reading(*sensed, message.at)
+            topic, reading = sensed
+            decisions = self.brain.on_reading(topic.item, reading, message.at, device=topic.device)
         except (ProtocolError, ReadingRejected):
             self.dropped += 1  # the service logs and drops these too
             return
@@ -241,8 +245,8 @@ class ThresholdPolicy:
             return
         if sensed is None:
             return
-        item_id, reading = sensed
-        item = self._items.get(item_id)
+        topic, reading = sensed
+        item = self._items.get(topic.item)
         if item is None or item.id in self._waiting:
             return
         level = item.level_from_reading(reading.value)

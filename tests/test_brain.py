@@ -16,6 +16,7 @@ from edge_agent.core import (
     STARTUP_WAIT,
     Brain,
     OrderDecision,
+    ReadingRejected,
 )
 from edge_agent.forecast import RunOut, forecast
 from edge_agent.health import OFFLINE_AFTER
@@ -1017,4 +1018,17 @@ def test_a_reading_waiting_for_a_lost_one_is_taken_at_the_next_decision() -> Non
     brain.on_reading("milk", Reading(later, 1700.0, "g", 3), later)
     assert brain.estimators["milk"].last_reading == T0
     brain.decide(later + timedelta(minutes=10))
+    assert brain.estimators["milk"].last_reading == later
+
+
+def test_a_refused_reading_keeps_its_place_in_its_devices_count() -> None:
+    """The fridge also weighs butter, which this agent does not stock: its reading is
+    refused, and the milk's reading after it is taken at once, not kept waiting for it."""
+    brain = Brain("home", [MILK])
+    brain.on_reading("milk", Reading(T0, 1900.0, "g", 1), T0, device="fridge")
+    soon = T0 + timedelta(minutes=1)
+    with pytest.raises(ReadingRejected, match="butter"):
+        brain.on_reading("butter", Reading(soon, 250.0, "g", 2), soon, device="fridge")
+    later = T0 + timedelta(minutes=2)
+    brain.on_reading("milk", Reading(later, 1700.0, "g", 3), later, device="fridge")
     assert brain.estimators["milk"].last_reading == later

@@ -80,3 +80,12 @@ def test_devices_are_counted_apart() -> None:
     sequence.push("hopper", "coffee", reading(900, 0))
     assert seqs(sequence.push("hopper", "coffee", reading(901, 5))) == [901]
     assert seqs(sequence.push("fridge", "milk", reading(11, 5))) == [11]
+
+
+def test_a_reading_not_taken_keeps_its_place() -> None:
+    sequence = Resequencer()
+    sequence.push("fridge", "milk", reading(10, 0))
+    assert sequence.push("fridge", "milk", reading(12, 2)) == []
+    assert seqs(sequence.skip("fridge", reading(11, 1))) == [12]
+    assert seqs(sequence.skip("fridge", reading(13, 3))) == []
+    assert seqs(sequence.push("fridge", "milk", reading(14, 4))) == [14]
