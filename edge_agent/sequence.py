@@ -23,6 +23,9 @@ from edge_agent.protocol import Reading
 #: A reading of one item: (item id, reading).
 ItemReading = tuple[str, Reading]
 
+#: The item id a reading not taken stands under while it keeps its place.
+_SKIPPED = ""
+
 
 @dataclass(slots=True)
 class _Device:
@@ -80,7 +83,7 @@ class Resequencer:
         """Count a reading of ``device`` that is not taken (an item the agent does not
         know): it keeps its place, so the readings after it need not wait for it. Return
         the readings now in order, as :meth:`push` does, without it."""
-        return [taken for taken in self.push(device, "", reading) if taken[1] is not reading]
+        return self.push(device, _SKIPPED, reading)
 
     def flush(self) -> list[ItemReading]:
         """End every wait: the readings that waited, in order, device by device."""
@@ -99,7 +102,8 @@ class Resequencer:
 
     @staticmethod
     def _passed(state: _Device, released: list[ItemReading]) -> list[ItemReading]:
+        """Note the newest of ``released``; return them, but for readings not taken."""
         for _, reading in released:
             if state.newest is None or reading.ts > state.newest:
                 state.newest = reading.ts
-        return released
+        return [taken for taken in released if taken[0] != _SKIPPED]

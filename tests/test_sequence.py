@@ -89,3 +89,13 @@ def test_a_reading_not_taken_keeps_its_place() -> None:
     assert seqs(sequence.skip("fridge", reading(11, 1))) == [12]
     assert seqs(sequence.skip("fridge", reading(13, 3))) == []
     assert seqs(sequence.push("fridge", "milk", reading(14, 4))) == [14]
+
+
+def test_a_reading_not_taken_that_had_to_wait_is_never_passed_on() -> None:
+    sequence = Resequencer()
+    sequence.push("fridge", "milk", reading(10, 0))
+    assert sequence.skip("fridge", reading(12, 2)) == []
+    assert seqs(sequence.push("fridge", "milk", reading(11, 1))) == [11]
+    assert seqs(sequence.push("fridge", "milk", reading(13, 3))) == [13]
+    sequence.skip("fridge", reading(15, 5))
+    assert sequence.flush() == []
