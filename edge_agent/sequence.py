@@ -82,7 +82,11 @@ class Resequencer:
     def skip(self, device: str, reading: Reading) -> list[ItemReading]:
         """Count a reading of ``device`` that is not taken (an item the agent does not
         know): it keeps its place, so the readings after it need not wait for it. Return
-        the readings now in order, as :meth:`push` does, without it."""
+        the readings now in order, as :meth:`push` does, without it. A device never
+        heard from with a reading taken has no count to keep (nor a place kept for
+        every name a topic may carry)."""
+        if device not in self._devices:
+            return []
         return self.push(device, _SKIPPED, reading)
 
     def flush(self) -> list[ItemReading]:

@@ -99,3 +99,10 @@ def test_a_reading_not_taken_that_had_to_wait_is_never_passed_on() -> None:
     assert seqs(sequence.push("fridge", "milk", reading(13, 3))) == [13]
     sequence.skip("fridge", reading(15, 5))
     assert sequence.flush() == []
+
+
+def test_a_device_only_refused_from_has_no_count_kept() -> None:
+    sequence = Resequencer()
+    assert sequence.skip("pantry", reading(4, 0)) == []
+    assert seqs(sequence.push("pantry", "rice", reading(9, 1))) == [9]
+    assert seqs(sequence.push("pantry", "rice", reading(10, 2))) == [10]
