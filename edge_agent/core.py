@@ -21,6 +21,7 @@ from edge_agent.budget import (
     review,
 )
 from edge_agent.catalog import ItemSpec, index_items
+from edge_agent.creep import Installation
 from edge_agent.errors import ApprovalError, RestockError
 from edge_agent.estimator import FRESH_READING, HISTORY, LevelEstimator, Refill, hour_of
 from edge_agent.forecast import (
@@ -171,7 +172,10 @@ class Brain:
         self.household = household
         self.items = index_items(items, source=f"household {household!r}")
         self.settings = settings or PolicySettings()
-        self.estimators = {item_id: LevelEstimator(spec) for item_id, spec in self.items.items()}
+        installation = Installation()  # the household's sensors, weighed together
+        self.estimators = {
+            item_id: LevelEstimator(spec, installation) for item_id, spec in self.items.items()
+        }
         self.forecasters = {
             item_id: Forecaster(estimator) for item_id, estimator in self.estimators.items()
         }

@@ -5,7 +5,8 @@ sensor's zero alone: a creep, and a swing with the day's temperature. Both are f
 least squares within each spell, about the spell's own level (a use between spells moves
 nothing), and pooled over the spells of the last :data:`CREEP_WINDOW`. Every reading
 counts, not only a spell's ends, so the noise averages out, and the day's swing is not
-taken for a creep.
+taken for a creep. Whether a sensor is of a faulty kind, creeping many times as fast as
+most, is weighed over all of its household's sensors (:class:`Installation`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ CREEP_WINDOW = timedelta(days=7)
 CREEP_EVIDENCE = timedelta(days=2)
 #: The fit is redone when a spell ends, and this often while one goes on.
 REFIT = timedelta(hours=6)
+#: No creep, for want of evidence: the household's view and the sensor's own.
+_NONE = ((0.0, 0.0), (0.0, 0.0))
 _HOUR = 3600.0
 _DAY = 86400.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,6 +38,9 @@ _TERMS = 3
 #: that sensor's, and is believed; one within it is drawn towards 0 as before.
 FAULTY_SHARE = 0.05
 FAULTY_FASTER = 10.0
+#: One household in this many has cheap or badly fitted hardware: every sensor of it
+#: creeps as a faulty one does (:class:`Installation`).
+FAULTY_HOUSEHOLD = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +98,19 @@ class QuietSpells:
     ``prior`` is one sd of the creep rates sensors have, per hour: the fitted slope is
     drawn towards 0 by how unsure it is against it (the mean of the rate given the
     slope), so a slope the spells hardly show is taken as mostly noise, and a clear one
-    stands.
+    stands. The ``installation`` weighs whether the sensor is a faulty one with its
+    household's other sensors; a sensor alone has one of its own.
     """
 
-    def __init__(self, prior: float) -> None:
+    def __init__(self, prior: float, installation: Installation | None = None) -> None:
         self.prior = prior
+        self.installation = installation or Installation()
         self._open: _Spell | None = None
         self._closed: deque[SpellFit] = deque()
         self._total = SpellFit(_EPOCH, 0.0, 0, np.zeros((_TERMS + 1, _TERMS + 1)))
         self._rate: float | None = None
         self._sd = 0.0
+        self._own = (0.0, 0.0)
         self._refit_at = _EPOCH
 
     def add(self, ts: datetime, value: float) -> None:
@@ -129,7 +138,7 @@ class QuietSpells:
         :data:`CREEP_EVIDENCE`. Which way to believe is the estimator's call."""
         last = self._open.end if self._open is not None else _EPOCH
         if self._rate is None or last >= self._refit_at:
-            (self._rate, self._sd), self._refit_at = self._fit(), last + REFIT
+            ((self._rate, self._sd), self._own), self._refit_at = self._fit(), last + REFIT
         return self._rate
 
     @property
@@ -139,7 +148,17 @@ class QuietSpells:
         _ = self.rate
         return self._sd
 
-    def _fit(self) -> tuple[float, float]:
+    @property
+    def own(self) -> tuple[float, float]:
+        """The creep per hour and its sd as this sensor's spells show it, its
+        household's other sensors not weighed: a creep taken back over weeks rests on
+        its own sensor's evidence."""
+        _ = self.rate
+        return self._own
+
+    def _fit(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The creep's mean and sd, its household weighed, and as the sensor alone
+        shows it."""
         prior = self.prior
         total, spells = self._total, len(self._closed)
         if self._open is not None and self._open.n >= 2:
@@ -147,34 +166,92 @@ class QuietSpells:
         moments = total.moments
         free = total.readings - spells - _TERMS  # each spell's level, and the terms
         if prior <= 0 or free <= 0 or total.hours < CREEP_EVIDENCE / timedelta(hours=1):
-            return 0.0, 0.0
+            return _NONE
         design, response = moments[:_TERMS, :_TERMS], moments[:_TERMS, _TERMS]
         try:
             inverse = np.linalg.inv(design)
         except np.linalg.LinAlgError:
-            return 0.0, 0.0
+            return _NONE
         fit = inverse @ response
         doubt = max(moments[_TERMS, _TERMS] - fit @ response, 0.0) / free * inverse[0, 0]
         if not doubt >= 0:  # NaN: a design too near singular to tell
-            return 0.0, 0.0
-        return _posterior(float(fit[0]), float(doubt), prior)
+            return _NONE
+        slope, doubt = float(fit[0]), float(doubt)
+        self.installation.report(self, slope, doubt, prior)
+        return (
+            _posterior(slope, doubt, prior, self.installation.faulty(self)),
+            _posterior(slope, doubt, prior, self.installation.faulty(self, alone=True)),
+        )
 
 
-def _posterior(slope: float, doubt: float, prior: float) -> tuple[float, float]:
-    """The creep rate's mean and sd, given a fitted ``slope`` of variance ``doubt``: the
+def _posterior(slope: float, doubt: float, prior: float, faulty: float) -> tuple[float, float]:
+    """The creep rate's mean and sd, given a fitted ``slope`` of variance ``doubt`` and
+    the chance, all the evidence weighed, that the sensor is the ``faulty`` kind: the
     prior a mixture of the usual sensor (sd ``prior``) and the faulty one."""
     kinds = []
-    for share, sd in ((1 - FAULTY_SHARE, prior), (FAULTY_SHARE, prior * FAULTY_FASTER)):
-        spread = sd**2 + doubt
-        shrink = sd**2 / spread
-        weight = math.log(share) - 0.5 * (math.log(spread) + slope**2 / spread)
-        kinds.append((weight, slope * shrink, doubt * shrink))
-    top = max(weight for weight, _, _ in kinds)
-    odds = [math.exp(weight - top) for weight, _, _ in kinds]
-    total = sum(odds)
-    mean = sum(odd * m for odd, (_, m, _) in zip(odds, kinds, strict=True)) / total
-    square = sum(odd * (v + m**2) for odd, (_, m, v) in zip(odds, kinds, strict=True)) / total
+    for share, sd in ((1 - faulty, prior), (faulty, prior * FAULTY_FASTER)):
+        shrink = sd**2 / (sd**2 + doubt)
+        kinds.append((share, slope * shrink, doubt * shrink))
+    mean = sum(share * m for share, m, _ in kinds)
+    square = sum(share * (v + m**2) for share, m, v in kinds)
     return mean, math.sqrt(max(square - mean**2, 0.0))
+
+
+def _log_likelihood(slope: float, doubt: float, sd: float) -> float:
+    """The log likelihood of a fitted ``slope`` of variance ``doubt`` from a sensor whose
+    creep rates have sd ``sd``."""
+    spread = sd**2 + doubt
+    return -0.5 * (math.log(spread) + slope**2 / spread)
+
+
+class Installation:
+    """Whether a household's sensors are the faulty kind, from all their quiet spells.
+
+    Cheap or badly fitted hardware comes a household at a time: the same make, the
+    same installer, the same kitchen's temperature. So each sensor's fitted creep is
+    evidence about the others. Two kinds of household: the usual one, where a sensor is
+    faulty one time in :data:`FAULTY_SHARE`, and one in :data:`FAULTY_HOUSEHOLD` where
+    every sensor is. Each sensor's latest fit is kept; :meth:`faulty` weighs them all.
+    """
+
+    def __init__(self) -> None:
+        #: Per sensor: the log likelihoods of its latest fit, usual and faulty.
+        self._fits: dict[object, tuple[float, float]] = {}
+
+    def report(self, sensor: object, slope: float, doubt: float, prior: float) -> None:
+        """A sensor's latest fitted creep ``slope``, of variance ``doubt``."""
+        self._fits[sensor] = (
+            _log_likelihood(slope, doubt, prior),
+            _log_likelihood(slope, doubt, prior * FAULTY_FASTER),
+        )
+
+    def faulty(self, sensor: object, *, alone: bool = False) -> float:
+        """The chance that ``sensor`` creeps as a faulty one does, given every fit (or,
+        ``alone``, given its own in a usual household)."""
+        own = self._fits.get(sensor)
+        if alone:
+            return FAULTY_SHARE if own is None else _alone(*own)
+        usual_house = math.log(1 - FAULTY_HOUSEHOLD)
+        faulty_house = math.log(FAULTY_HOUSEHOLD)
+        for usual, faulty in self._fits.values():
+            usual_house += _mix(usual, faulty)
+            faulty_house += faulty
+        top = max(usual_house, faulty_house)
+        house = math.exp(faulty_house - top)
+        house /= house + math.exp(usual_house - top)
+        return house + (1 - house) * (FAULTY_SHARE if own is None else _alone(*own))
+
+
+def _alone(usual: float, faulty: float) -> float:
+    """The chance that a sensor of a usual household is faulty, given its fit."""
+    return math.exp(math.log(FAULTY_SHARE) + faulty - _mix(usual, faulty))
+
+
+def _mix(usual: float, faulty: float) -> float:
+    """The log likelihood of a fit from a sensor of a usual household."""
+    a, b = math.log(1 - FAULTY_SHARE) + usual, math.log(FAULTY_SHARE) + faulty
+    top = max(a, b)
+    return top + math.log(math.exp(a - top) + math.exp(b - top))
 
 
 def _pooled(fits: Iterable[SpellFit]) -> SpellFit:

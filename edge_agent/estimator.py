@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from edge_agent.catalog import ItemSpec, SensorKind
-from edge_agent.creep import QuietSpells
+from edge_agent.creep import Installation, QuietSpells
 
 #: Readings the median runs over.
 MEDIAN_WINDOW = 3
@@ -171,7 +171,7 @@ class LevelEstimate:
 class LevelEstimator:
     """Turns one item's readings into a level, hourly consumption, refills and uses."""
 
-    def __init__(self, item: ItemSpec) -> None:
+    def __init__(self, item: ItemSpec, installation: Installation | None = None) -> None:
         self.item = item
         #: A jump must be larger than this to be a refill (or a big use) rather than a
         #: change that the median window absorbs.
@@ -195,7 +195,7 @@ class LevelEstimator:
         #: When a meter last showed a fresh pack full, while it shows no use of it.
         self._pinned_since: datetime | None = None
         #: Runs of readings with no use between them, for the tare creep.
-        self._quiet = QuietSpells(prior=daily_drift(item) / 24)
+        self._quiet = QuietSpells(daily_drift(item) / 24, installation)
         #: How far the sensor has crept up since the first reading, as estimated
         #: (negative: down, as a delivery that ran the store over showed).
         self.offset = 0.0
@@ -286,7 +286,7 @@ class LevelEstimator:
             # A creep clearly faster than a zero wanders, taken back along the fitted
             # rate (_back_date) and followed since: as unsure as that rate, times the
             # hours since the zero was known.
-            return max(self._wander(), self._quiet.rate_sd * self._hours_since_zero())
+            return max(self._wander(), self._quiet.own[1] * self._hours_since_zero())
         # The quiet spells catch most of a creep, not all: a sensor seen to creep this
         # much is at least a share of that unsure of its zero.
         crept = self.offset - self._zero_offset
@@ -794,13 +794,13 @@ class LevelEstimator:
         creep = self.creep
         hidden = creep * hours
         self.offset += hidden
-        self._back_date(ts, creep)
+        self._back_date(ts)
         self._consume(ts, quantity + hidden)
         self._level, self._level_ts = level, ts
         if pinned is not None:
             self._unpin(pinned, ts, value)
 
-    def _back_date(self, ts: datetime, rate: float) -> None:
+    def _back_date(self, ts: datetime) -> None:
         """A creep up the quiet spells show, far faster than a zero wanders
         (:data:`CREEP_BACK_DATED`), crept from where the zero was last known, not only
         from when it showed: an item in daily use in doses too small to see has no quiet
@@ -809,14 +809,16 @@ class LevelEstimator:
         off the line is the fitted rate's own doubt times those hours, not the share of
         the creep the quiet spells may miss (:attr:`drift`): that would leave a hopper
         crept a kilogram half a kilogram unsure, ordered for again and again.
-        ``rate``: the creep per hour, as :attr:`creep` gives it."""
+        The rate is the one the sensor's own spells show, its household's other
+        sensors not weighed: a faulty household's noisy gauge would otherwise take back
+        weeks of a creep its fits only wander into."""
         if self._calibrated is not None or self._zero_at is None or ts <= self._zero_at:
             return
         # Taken back only where the creep is clearly that fast (two sd under the fit),
         # and the line is only ever raised, so only as far as the rate surely goes (one
         # sd under): the fitted rate wanders about the true one, and the highest of its
         # lines would stand.
-        sd = self._quiet.rate_sd
+        rate, sd = self._quiet.own
         if (rate - 2 * sd) * 24 <= CREEP_BACK_DATED * daily_drift(self.item):
             return
         surely = rate - sd
