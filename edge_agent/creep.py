@@ -236,9 +236,7 @@ class Installation:
         for usual, faulty in self._fits.values():
             usual_house += _mix(usual, faulty)
             faulty_house += faulty
-        top = max(usual_house, faulty_house)
-        house = math.exp(faulty_house - top)
-        house /= house + math.exp(usual_house - top)
+        house = math.exp(faulty_house - np.logaddexp(faulty_house, usual_house))
         return house + (1 - house) * (FAULTY_SHARE if own is None else _alone(*own))
 
 
@@ -249,9 +247,7 @@ def _alone(usual: float, faulty: float) -> float:
 
 def _mix(usual: float, faulty: float) -> float:
     """The log likelihood of a fit from a sensor of a usual household."""
-    a, b = math.log(1 - FAULTY_SHARE) + usual, math.log(FAULTY_SHARE) + faulty
-    top = max(a, b)
-    return top + math.log(math.exp(a - top) + math.exp(b - top))
+    return float(np.logaddexp(math.log(1 - FAULTY_SHARE) + usual, math.log(FAULTY_SHARE) + faulty))
 
 
 def _pooled(fits: Iterable[SpellFit]) -> SpellFit:
