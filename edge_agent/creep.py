@@ -229,15 +229,16 @@ class Installation:
         """The chance that ``sensor`` creeps as a faulty one does, given every fit (or,
         ``alone``, given its own in a usual household)."""
         own = self._fits.get(sensor)
+        lone = FAULTY_SHARE if own is None else _alone(*own)
         if alone:
-            return FAULTY_SHARE if own is None else _alone(*own)
+            return lone
         usual_house = math.log(1 - FAULTY_HOUSEHOLD)
         faulty_house = math.log(FAULTY_HOUSEHOLD)
         for usual, faulty in self._fits.values():
             usual_house += _mix(usual, faulty)
             faulty_house += faulty
         house = math.exp(faulty_house - np.logaddexp(faulty_house, usual_house))
-        return house + (1 - house) * (FAULTY_SHARE if own is None else _alone(*own))
+        return house + (1 - house) * lone
 
 
 def _alone(usual: float, faulty: float) -> float:
