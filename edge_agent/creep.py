@@ -3,7 +3,8 @@
 Sans-I/O. Within a quiet spell the stock stands still, so the readings move with the
 sensor's zero alone: a creep, and a swing with the day's temperature. Both are fitted by
 least squares within each spell, about the spell's own level (a use between spells moves
-nothing), and pooled over the spells of the last :data:`CREEP_WINDOW`. Every reading
+nothing), and pooled over the spells of the last :data:`CREEP_WINDOW`, or of the
+history kept (:data:`CREEP_HISTORY`) where those show the same creep. Every reading
 counts, not only a spell's ends, so the noise averages out, and the day's swing is not
 taken for a creep. Whether a sensor is of a faulty kind, creeping many times as fast as
 most, is weighed over all of its household's sensors (:class:`Installation`).
@@ -24,6 +25,14 @@ from numpy.typing import NDArray
 CREEP_WINDOW = timedelta(days=7)
 #: ... once they add up to this much time.
 CREEP_EVIDENCE = timedelta(days=2)
+#: A week's spells put a creep anywhere within tens of percent of its rate, and the
+#: level is corrected by it hour after hour. A sensor's creep keeps to its rate for
+#: weeks, so where the week's slope is that of the spells of this long (the history
+#: kept), within this many sd of how far the week's may stray from it, the longer fit is
+#: taken. Where they differ, the creep changed, or the older spells held uses too small
+#: to see (a hopper that emptied shows its creep only then): the week's is taken.
+CREEP_HISTORY = timedelta(days=28)
+SAME_CREEP = 5.0
 #: The fit is redone when a spell ends, and this often while one goes on.
 REFIT = timedelta(hours=6)
 #: No creep, for want of evidence: the household's view and the sensor's own.
@@ -93,7 +102,8 @@ class _Spell:
 
 
 class QuietSpells:
-    """The creep from the quiet spells of the last :data:`CREEP_WINDOW`.
+    """The creep from the quiet spells of the last :data:`CREEP_WINDOW`, or of the last
+    :data:`CREEP_HISTORY` where the week's show the same creep (:func:`_same`).
 
     ``prior`` is one sd of the creep rates sensors have, per hour: the fitted slope is
     drawn towards 0 by how unsure it is against it (the mean of the rate given the
@@ -106,8 +116,8 @@ class QuietSpells:
         self.prior = prior
         self.installation = installation or Installation()
         self._open: _Spell | None = None
-        self._closed: deque[SpellFit] = deque()
-        self._total = SpellFit(_EPOCH, 0.0, 0, np.zeros((_TERMS + 1, _TERMS + 1)))
+        self._week = _Spells(CREEP_WINDOW)
+        self._history = _Spells(CREEP_HISTORY)
         self._rate: float | None = None
         self._sd = 0.0
         self._own = (0.0, 0.0)
@@ -126,10 +136,9 @@ class QuietSpells:
         spell, self._open = self._open, None
         if spell is None or spell.n < 2:
             return
-        self._closed.append(spell.fit())
-        while self._closed[0].end < spell.end - CREEP_WINDOW:
-            self._closed.popleft()
-        self._total = _pooled(self._closed)
+        fit = spell.fit()
+        self._week.add(fit)
+        self._history.add(fit)
         self._rate = None
 
     @property
@@ -160,28 +169,72 @@ class QuietSpells:
         """The creep's mean and sd, its household weighed, and as the sensor alone
         shows it."""
         prior = self.prior
-        total, spells = self._total, len(self._closed)
-        if self._open is not None and self._open.n >= 2:
-            total, spells = _pooled([total, self._open.fit()]), spells + 1
-        moments = total.moments
-        free = total.readings - spells - _TERMS  # each spell's level, and the terms
-        if prior <= 0 or free <= 0 or total.hours < CREEP_EVIDENCE / timedelta(hours=1):
+        current = self._open.fit() if self._open is not None and self._open.n >= 2 else None
+        week = self._week.slope(current)
+        if prior <= 0 or week is None:
             return _NONE
-        design, response = moments[:_TERMS, :_TERMS], moments[:_TERMS, _TERMS]
-        try:
-            inverse = np.linalg.inv(design)
-        except np.linalg.LinAlgError:
-            return _NONE
-        fit = inverse @ response
-        doubt = max(moments[_TERMS, _TERMS] - fit @ response, 0.0) / free * inverse[0, 0]
-        if not doubt >= 0:  # NaN: a design too near singular to tell
-            return _NONE
-        slope, doubt = float(fit[0]), float(doubt)
+        slope, doubt = week
+        history = self._history.slope(current)
+        if history is not None and _same(week, history):
+            slope, doubt = history
         self.installation.report(self, slope, doubt, prior)
         return (
             _posterior(slope, doubt, prior, self.installation.faulty(self)),
             _posterior(slope, doubt, prior, self.installation.faulty(self, alone=True)),
         )
+
+
+class _Spells:
+    """The closed quiet spells of a window, and their pooled sums."""
+
+    __slots__ = ("fits", "total", "window")
+
+    def __init__(self, window: timedelta) -> None:
+        self.window = window
+        self.fits: deque[SpellFit] = deque()
+        self.total = SpellFit(_EPOCH, 0.0, 0, np.zeros((_TERMS + 1, _TERMS + 1)))
+
+    def add(self, fit: SpellFit) -> None:
+        self.fits.append(fit)
+        total = _pooled([self.total, fit])
+        while self.fits[0].end < fit.end - self.window:
+            gone = self.fits.popleft()
+            total = SpellFit(
+                total.end,
+                total.hours - gone.hours,
+                total.readings - gone.readings,
+                total.moments - gone.moments,
+            )
+        self.total = total
+
+    def slope(self, current: SpellFit | None) -> tuple[float, float] | None:
+        """The creep per hour the spells show, with ``current``, the spell still
+        going on, and its variance; None until they span :data:`CREEP_EVIDENCE`."""
+        total, spells = self.total, len(self.fits)
+        if current is not None:
+            total, spells = _pooled([total, current]), spells + 1
+        moments = total.moments
+        free = total.readings - spells - _TERMS  # each spell's level, and the terms
+        if free <= 0 or total.hours < CREEP_EVIDENCE / timedelta(hours=1):
+            return None
+        design, response = moments[:_TERMS, :_TERMS], moments[:_TERMS, _TERMS]
+        try:
+            inverse = np.linalg.inv(design)
+        except np.linalg.LinAlgError:
+            return None
+        fit = inverse @ response
+        doubt = max(moments[_TERMS, _TERMS] - fit @ response, 0.0) / free * inverse[0, 0]
+        if not doubt >= 0:  # NaN: a design too near singular to tell
+            return None
+        return float(fit[0]), float(doubt)
+
+
+def _same(week: tuple[float, float], history: tuple[float, float]) -> bool:
+    """Whether the week's slope is the longer history's, within :data:`SAME_CREEP` sd
+    of how far the week's may stray from it (the week's spells are among the
+    history's, so that is the difference of their variances)."""
+    (recent, recent_doubt), (kept, kept_doubt) = week, history
+    return (recent - kept) ** 2 <= SAME_CREEP**2 * max(recent_doubt - kept_doubt, 0.0)
 
 
 def _posterior(slope: float, doubt: float, prior: float, faulty: float) -> tuple[float, float]:
