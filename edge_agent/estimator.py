@@ -64,8 +64,12 @@ SEEN_USES = 0.9
 USE_MEMORY = timedelta(days=1)
 #: The share of a creep fitted on the quiet spells that the fit may have missed.
 CREEP_MISSED = 0.5
-#: A quiet spell, over which the tare creep is measured, has readings this close.
+#: A quiet spell, over which the tare creep is measured, has readings this close ...
 QUIET_GAP = 6.0  # hours
+#: ... and misses no beat of its device's heartbeat (a gap over this many beats): a
+#: device silent that long was offline, and a use too small to tell from noise made
+#: meanwhile would sit inside the spell as a fall, its weight growing with the spell.
+MISSED_BEAT = 1.5
 #: A device reads on a heartbeat, and when what it senses changes: the heartbeat is
 #: taken as the 3rd quartile of this many recent gaps between readings (each reading
 #: between two beats splits a gap) ...
@@ -765,7 +769,7 @@ class LevelEstimator:
         difference = abs(rise)
         assert self._level_ts is not None
         hours = (ts - self._level_ts).total_seconds() / _HOUR
-        if difference > self._use_threshold() or hours > QUIET_GAP or off_beat:
+        if difference > self._use_threshold() or hours > self._quiet_gap() or off_beat:
             # A use, a gap that may hide one, or a reading sent for a change (a use too
             # small to tell from noise, maybe) ends a quiet spell.
             self._quiet.close()
@@ -799,6 +803,12 @@ class LevelEstimator:
         self._level, self._level_ts = level, ts
         if pinned is not None:
             self._unpin(pinned, ts, value)
+
+    def _quiet_gap(self) -> float:
+        """The longest gap, in hours, a quiet spell goes on across."""
+        if not self._beat:
+            return QUIET_GAP
+        return min(QUIET_GAP, MISSED_BEAT * self._beat / _HOUR)
 
     def _back_date(self, ts: datetime) -> None:
         """A creep up the quiet spells show, far faster than a zero wanders
