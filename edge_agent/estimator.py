@@ -549,7 +549,7 @@ class LevelEstimator:
         """
         if (
             self._level is None
-            or (self._spiked_at is not None and self._spiked_at >= since)
+            or self._spiked_since(since)
             or not daily_drift(self.item)  # a counter's zero does not creep
             or self.item.metered  # a new cartridge replaces the old: it never runs over
             or came_to < self.item.capacity - self._refill_tolerance()
@@ -559,6 +559,10 @@ class LevelEstimator:
         if shift > self._refill_tolerance():
             self._zero_is(self.offset - shift, ts)
         return True
+
+    def _spiked_since(self, since: datetime) -> bool:
+        """Whether a spike was read at ``since`` or after."""
+        return self._spiked_at is not None and self._spiked_at >= since
 
     def _over_capacity(self, level: float) -> bool:
         """Whether a refill to ``level`` reads more than the store holds; if so, the zero
@@ -644,7 +648,12 @@ class LevelEstimator:
             assert self._level_ts is not None
             assert self._last_value is not None
             fresh = self._sound_at(ts)
-            self._rise = (refill, value - self._last_value, value) if fresh else None
+            # A spike read since the level's last reading may have been this delivery,
+            # with a use made just after it (juice poured as the shopping was put away):
+            # the rise is the delivery less that use, and says nothing of a store run
+            # over (as :meth:`ran_over` knows nothing after a spike either way).
+            measured = fresh and not self._spiked_since(self._level_ts)
+            self._rise = (refill, value - self._last_value, value) if measured else None
             if self._below_scale:
                 self._back_on_scale(ts, value)
             # A delivery credited before it showed (a stuck or silent sensor) shows now:
