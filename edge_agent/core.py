@@ -23,7 +23,14 @@ from edge_agent.budget import (
 from edge_agent.catalog import ItemSpec, index_items
 from edge_agent.creep import Installation
 from edge_agent.errors import ApprovalError, RestockError
-from edge_agent.estimator import FRESH_READING, HISTORY, LevelEstimator, Refill, hour_of
+from edge_agent.estimator import (
+    FRESH_READING,
+    HISTORY,
+    LevelEstimator,
+    Refill,
+    Unseen,
+    hour_of,
+)
 from edge_agent.forecast import (
     HOUSEHOLD_STAY_Z,
     HOUSEHOLD_Z,
@@ -187,6 +194,9 @@ class Brain:
         self._hold_until: dict[str, datetime] = {}
         #: Refills that no order could explain: stock the household bought by hand.
         self.bought_by_hand: dict[str, deque[Refill]] = {i: deque(maxlen=16) for i in self.items}
+        #: Per item, deliveries believed while its sensor was silent, not yet shown: when
+        #: the first came, and how much came.
+        self._silent_deliveries: dict[str, tuple[datetime, float]] = {}
         #: When the brain began deciding (readings before it are history replayed).
         self._live_since: datetime | None = None
         self.budget = budget
@@ -685,6 +695,7 @@ class Brain:
                 since = 0.0 if estimator.blind else run_out.level - projected
                 level = min(projected + line.packs * item.pack_size, item.capacity)
                 estimator.believe(now, level + since, silent=True)
+                self._note_silent_delivery(line.item, delivered_at, line.packs * item.pack_size)
                 continue
             if estimator.below_scale:
                 # Readings show nothing: what the forecast says was surely there (at the
@@ -704,6 +715,32 @@ class Brain:
             at_least = min(delivered, item.capacity) - used
             if run_out is not None and run_out.level_at(now) < at_least:
                 estimator.believe(now, at_least)
+
+    def _note_silent_delivery(self, item_id: str, delivered_at: datetime, quantity: float) -> None:
+        """A delivery came while the item's sensor was silent: its next refill shows it
+        (with any other that came in the same silence), less the use meanwhile."""
+        earlier = self._silent_deliveries.get(item_id)
+        heard = self.estimators[item_id].last_reading
+        if earlier is not None and (heard is None or earlier[0] > heard):
+            delivered_at, quantity = min(earlier[0], delivered_at), earlier[1] + quantity
+        self._silent_deliveries[item_id] = (delivered_at, quantity)
+
+    def _unseen(self, item_id: str, refill: Refill, delivered_at: datetime | None) -> Unseen | None:
+        """The use the forecast puts on the silence ``refill`` ended, if a delivery came
+        in it (at ``delivered_at``); None if the refill ended no silence, or none came."""
+        since = self.estimators[item_id].unseen_since(refill)
+        model = self.forecasters[item_id].model
+        if since is None or delivered_at is None or model is None:
+            return None
+        if not since <= delivered_at <= refill.ts:
+            return None
+        days = (refill.ts - since) / timedelta(days=1)
+        after = (refill.ts - delivered_at) / timedelta(days=1)
+        return Unseen(
+            used=model.rate_per_day * days,
+            sd=model.spread(days),
+            since_delivery=model.rate_per_day * after,
+        )
 
     def _starting(self, now: datetime) -> bool:
         """Whether the agent has only just started and some item is still unheard of.
@@ -818,12 +855,23 @@ class Brain:
             confirmed = order.delivered_near(refill.ts)
             if ordered and (refill.quantity >= ARRIVAL_SHARE * ordered or confirmed):
                 order.arrived[item_id] = refill.ts
-                self.estimators[item_id].delivered(refill, ordered, confirmed=confirmed)
+                # Or it came while the sensor was silent, which the refill ended.
+                unseen = self._unseen(item_id, refill, order.delivered_at)
+                self.estimators[item_id].delivered(
+                    refill, ordered, confirmed=confirmed or unseen is not None, unseen=unseen
+                )
                 if order.complete:
                     del self._open[order.decision.request_id]
                     if order.delivered_at is None:
                         self._settle(order)
                 return
+        # A delivery believed while the sensor was silent, shown now.
+        silent = self._silent_deliveries.get(item_id)
+        unseen = None if silent is None else self._unseen(item_id, refill, silent[0])
+        if silent is not None and unseen is not None:
+            del self._silent_deliveries[item_id]
+            self.estimators[item_id].delivered(refill, silent[1], confirmed=True, unseen=unseen)
+            return
         # No order of it open, while the brain has been deciding, seen arriving on a sound
         # sensor: bought by hand. (The readings replayed after a restart show refills
         # whose orders it no longer holds; a stuck or silent sensor shows a delivery late.)

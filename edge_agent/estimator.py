@@ -110,6 +110,9 @@ CREEP_BACK_DATED = 4.0
 #: where it was last known (the creeps from there and between them within this share
 #: of each other): a pair of big uses would not keep to a line.
 AGREEING_CREEP = 0.15
+#: A refill read after a silence shows short of a delivery only beyond this many sd of
+#: the use the forecast puts on the silence.
+UNSEEN_DOUBTS = 2.0
 #: A noisy sensor repeating its value this many times in a row is taken to be stuck.
 STUCK_RUN = 3
 #: A meter that shows no use of a fresh pack for this long is at the end of its scale.
@@ -145,6 +148,16 @@ class Refill:
 
     ts: datetime
     quantity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Unseen:
+    """The use the forecast puts on a silence a delivery came in: since the reading
+    before it (``used``, one sd ``sd``), and since the delivery came."""
+
+    used: float
+    sd: float
+    since_delivery: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +241,10 @@ class LevelEstimator:
         #: Hours in which the item was (nearly) empty, so demand went unseen.
         self.empty_hours: set[int] = set()
         self.refills: deque[Refill] = deque(maxlen=64)
-        #: The last refill's rise from the reading just before it, if that was fresh, and
-        #: the level it rose to (the median may move on with the next reading).
-        self._rise: tuple[Refill, float, float] | None = None
+        #: The last refill's rise from the reading just before it, the level it rose to
+        #: (the median may move on with the next reading), and when that reading was if
+        #: not recent (a silence the refill ended); None if the rise says nothing.
+        self._rise: tuple[Refill, float, float, datetime | None] | None = None
         #: The last refill, if a sound sensor saw all of it arrive just now.
         self._plain: Refill | None = None
         self.uses: deque[Use] = deque(maxlen=256)
@@ -494,7 +508,14 @@ class LevelEstimator:
         while there may be stock."""
         return self._below_scale
 
-    def delivered(self, refill: Refill, quantity: float, *, confirmed: bool = False) -> None:
+    def delivered(
+        self,
+        refill: Refill,
+        quantity: float,
+        *,
+        confirmed: bool = False,
+        unseen: Unseen | None = None,
+    ) -> None:
         """``refill`` was a delivery of ``quantity`` (the shop's word, in the item's unit).
 
         A delivery that shows short of what came, while the readings say there was room
@@ -508,10 +529,20 @@ class LevelEstimator:
         short delivery, or not this delivery. A delivery that reads more than the store
         holds, the other way round, shows the zero crept up (a rise of whole packs
         showed it at once; one that ran the store over shows it here).
+
+        A refill that ended a silence (:meth:`unseen_since`) rose by the delivery less
+        the use meanwhile, which only the forecast can put a figure on (``unseen``):
+        it shows short only beyond that use's doubt, and the store is taken for full
+        only where the shortfall, less the use since the delivery came, keeps to the
+        creep down the quiet spells show (the use meanwhile might be anything else).
         """
         if self._rise is None or self._rise[0] is not refill:
             return  # not the last refill, or the reading before it was stale
-        _, rise, level = self._rise
+        _, rise, level, silence = self._rise
+        if silence is not None:
+            if unseen is not None and confirmed:
+                self._delivered_unseen(refill, quantity, rise, level, unseen)
+            return
         if self._over_capacity(level):
             return  # it filled the store, and the zero crept up
         capacity, tolerance = self.item.capacity, self._refill_tolerance()
@@ -531,6 +562,20 @@ class LevelEstimator:
             self._zero_is(self.offset - shift, refill.ts)
         elif unexplained:
             self._short.append((refill.ts, self.offset - shift))
+
+    def _delivered_unseen(
+        self, refill: Refill, quantity: float, rise: float, level: float, unseen: Unseen
+    ) -> None:
+        """:meth:`delivered`, for a refill read after a silence."""
+        capacity, tolerance = self.item.capacity, self._refill_tolerance()
+        believed = self._believed(level)
+        if rise + unseen.used >= quantity - tolerance - UNSEEN_DOUBTS * unseen.sd:
+            return  # it shows whole, as far as the use meanwhile can be told
+        if believed >= capacity - tolerance:
+            return
+        shift = capacity - unseen.since_delivery - believed
+        if shift > tolerance and self._crept_down_by(refill.ts, shift):
+            self._zero_is(self.offset - shift, refill.ts)
 
     def ran_over(self, since: datetime, ts: datetime, came_to: float, used: float) -> bool:
         """A delivery the shop confirmed, that readings sound until it came (``since``)
@@ -559,6 +604,18 @@ class LevelEstimator:
         if shift > self._refill_tolerance():
             self._zero_is(self.offset - shift, ts)
         return True
+
+    def _silent_before(self, ts: datetime) -> bool:
+        """Whether the sensor was silent before ``ts`` (not stuck nor below its scale):
+        the reading before still shows the level then; only the use since is unknown."""
+        return self._level_ts is not None and self._level_ts < ts and not self.blind
+
+    def unseen_since(self, refill: Refill) -> datetime | None:
+        """When the reading was that ``refill`` rose from, if it ended a silence (the
+        use meanwhile unknown); None if that reading was recent, or not of it."""
+        if self._rise is None or self._rise[0] is not refill:
+            return None
+        return self._rise[3]
 
     def _spiked_since(self, since: datetime) -> bool:
         """Whether a spike was read at ``since`` or after."""
@@ -652,8 +709,11 @@ class LevelEstimator:
             # with a use made just after it (juice poured as the shopping was put away):
             # the rise is the delivery less that use, and says nothing of a store run
             # over (as :meth:`ran_over` knows nothing after a spike either way).
-            measured = fresh and not self._spiked_since(self._level_ts)
-            self._rise = (refill, value - self._last_value, value) if measured else None
+            if self._spiked_since(self._level_ts) or not (fresh or self._silent_before(ts)):
+                self._rise = None
+            else:
+                silence = None if fresh else self._level_ts
+                self._rise = (refill, value - self._last_value, value, silence)
             if self._below_scale:
                 self._back_on_scale(ts, value)
             # A delivery credited before it showed (a stuck or silent sensor) shows now:
