@@ -537,7 +537,7 @@ class LevelEstimator:
         creep down the quiet spells show (the use meanwhile might be anything else).
         """
         if self._rise is None or self._rise[0] is not refill:
-            return  # not the last refill, or the reading before it was stale
+            return  # not the last refill, or its rise says nothing
         _, rise, level, silence = self._rise
         if silence is not None:
             if unseen is not None and confirmed:
@@ -604,11 +604,6 @@ class LevelEstimator:
         if shift > self._refill_tolerance():
             self._zero_is(self.offset - shift, ts)
         return True
-
-    def _silent_before(self, ts: datetime) -> bool:
-        """Whether the sensor was silent before ``ts`` (not stuck nor below its scale):
-        the reading before still shows the level then; only the use since is unknown."""
-        return self._level_ts is not None and self._level_ts < ts and not self.blind
 
     def unseen_since(self, refill: Refill) -> datetime | None:
         """When the reading was that ``refill`` rose from, if it ended a silence (the
@@ -709,7 +704,9 @@ class LevelEstimator:
             # with a use made just after it (juice poured as the shopping was put away):
             # the rise is the delivery less that use, and says nothing of a store run
             # over (as :meth:`ran_over` knows nothing after a spike either way).
-            if self._spiked_since(self._level_ts) or not (fresh or self._silent_before(ts)):
+            # A stale reading of a sensor neither stuck nor below its scale was a silence:
+            # it still shows the level then, and only the use since is unknown.
+            if self._spiked_since(self._level_ts) or self.blind:
                 self._rise = None
             else:
                 silence = None if fresh else self._level_ts
