@@ -80,7 +80,8 @@ DELIVERY_GRACE = timedelta(hours=6)
 #: case the shop then says another order is the one that came.
 SETTLED_MEMORY = 16
 #: Room is left for what the household buys by hand: the largest refill no order
-#: explains within this long, at most this share of the capacity.
+#: explains within this long, at most this share of the capacity (and less where the
+#: store must hold a busy lead time's use and a pack besides).
 HAND_MEMORY = timedelta(days=28)
 HAND_ROOM_SHARE = 0.5
 #: Besides after every reading, the agent decides on this tick, so time alone can order.
@@ -145,6 +146,10 @@ class _OpenOrder:
             line.packs * item.pack_size for line in self.decision.lines if line.item == item.id
         )
 
+    def coming_items(self, items: dict[str, ItemSpec]) -> list[str]:
+        """The items it brings that no refill has shown yet."""
+        return [line.item for line in self.decision.lines if self.coming(items[line.item])]
+
     def delivered_near(self, ts: datetime) -> bool:
         """Whether the shop said it delivered the order within :data:`DELIVERY_GRACE` of
         ``ts``: a refill then is this delivery, however short it shows."""
@@ -194,6 +199,8 @@ class Brain:
         self._hold_until: dict[str, datetime] = {}
         #: Refills that no order could explain: stock the household bought by hand.
         self.bought_by_hand: dict[str, deque[Refill]] = {i: deque(maxlen=16) for i in self.items}
+        #: When the shop said each item's latest delivery the readings had not shown came.
+        self._believed_at: dict[str, datetime] = {}
         #: Per item, deliveries believed while its sensor was silent, not yet shown: when
         #: the first came, and how much came.
         self._silent_deliveries: dict[str, tuple[datetime, float]] = {}
@@ -522,6 +529,8 @@ class Brain:
         for request_id, order in list(self._open.items()):
             if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
                 self._believe_delivery(order, order.delivered_at, now)
+                for item_id in order.coming_items(self.items):
+                    self._believed_at[item_id] = order.delivered_at
                 del self._open[request_id]
         due: list[tuple[ItemSpec, LinePlan]] = []
         soon: list[tuple[ItemSpec, RunOut, str, bool]] = []
@@ -606,7 +615,7 @@ class Brain:
         ):
             return line
         more, _ = packs_that_fit(
-            item, run_out, now, self.settings, optional=True, room=self._room(item, now)
+            item, run_out, now, self.settings, optional=True, room=self._room(item, run_out, now)
         )
         if more == 0:
             return line
@@ -824,7 +833,7 @@ class Brain:
         due_soon: bool = False,
     ) -> LinePlan | None:
         """Size a line, leaving room for what the household has lately bought by hand."""
-        room = self._room(item, now)
+        room = self._room(item, run_out, now)
         return plan_line(
             item,
             run_out,
@@ -836,10 +845,37 @@ class Brain:
             due_soon=due_soon,
         )
 
-    def _room(self, item: ItemSpec, now: datetime) -> float:
-        """The room an order leaves for what the household has lately bought by hand."""
+    def _room(self, item: ItemSpec, run_out: RunOut, now: datetime) -> float:
+        """The room an order leaves for what the household has lately bought by hand:
+        never so much that the rest of the store can't hold a pack and a busy lead time's
+        use, or orders of a pack at a time would run it out."""
         recent = [r.quantity for r in self.bought_by_hand[item.id] if now - r.ts < HAND_MEMORY]
-        return min(max(recent, default=0.0), HAND_ROOM_SHARE * item.capacity)
+        room = min(max(recent, default=0.0), HAND_ROOM_SHARE * item.capacity)
+        if room == 0:
+            return 0.0
+        lead = timedelta(hours=item.lead_time_hours.max)
+        busy = run_out.model.demand(now, now + lead, self.settings.z(item))
+        return min(room, max(item.capacity - item.pack_size - busy, 0.0))
+
+    def _bought_by_hand(self, item: ItemSpec, refill: Refill) -> bool:
+        """Whether ``refill``, which no order claimed, is groceries bought by hand: seen
+        arriving on a sound sensor while the brain was deciding (the readings replayed
+        after a restart show refills whose orders it no longer holds; a stuck or silent
+        sensor shows a delivery late), at least half a pack, not about when the shop said
+        a delivery the readings had not shown came (read only after it was believed), and
+        before any order of the item on its way could be here."""
+        live = self._live_since is not None and refill.ts >= self._live_since
+        if not live or not self.estimators[item.id].saw_arrive(refill):
+            return False
+        if refill.quantity < ARRIVAL_SHARE * item.pack_size:
+            return False
+        believed = self._believed_at.get(item.id)
+        if believed is not None and abs(refill.ts - believed) <= DELIVERY_GRACE:
+            return False
+        return not any(
+            order.coming(item) and order.could_be_here(refill.ts, self.items)
+            for order in self._open.values()
+        )
 
     def _match_arrival(self, item_id: str, refill: Refill) -> None:
         """Match a refill to the open order it delivers, one the shop said came first;
@@ -872,10 +908,5 @@ class Brain:
             del self._silent_deliveries[item_id]
             self.estimators[item_id].delivered(refill, silent[1], confirmed=True, unseen=unseen)
             return
-        # No order of it open, while the brain has been deciding, seen arriving on a sound
-        # sensor: bought by hand. (The readings replayed after a restart show refills
-        # whose orders it no longer holds; a stuck or silent sensor shows a delivery late.)
-        live = self._live_since is not None and refill.ts >= self._live_since
-        seen = self.estimators[item_id].saw_arrive(refill)
-        if live and seen and not any(order.coming(item) for order in self._open.values()):
+        if self._bought_by_hand(item, refill):
             self.bought_by_hand[item_id].append(refill)

@@ -133,7 +133,7 @@ def packs_that_fit(
     fits = item.capacity - room - left
     wanted, limit = fits, "to fill up to capacity"
     if room > 0:
-        limit = f"to fill up to capacity less {room:g} {item.unit} for what is bought by hand"
+        limit = f"to fill up to capacity less {room:.0f} {item.unit} for what is bought by hand"
     usable = math.inf
     if item.shelf_life_days is not None:
         if optional:
