@@ -199,8 +199,8 @@ class Brain:
         self._hold_until: dict[str, datetime] = {}
         #: Refills that no order could explain: stock the household bought by hand.
         self.bought_by_hand: dict[str, deque[Refill]] = {i: deque(maxlen=16) for i in self.items}
-        #: When the shop said each item's latest delivery the readings had not shown came.
-        self._believed_at: dict[str, datetime] = {}
+        #: Per item, the latest order the shop said came before the readings showed it.
+        self._believed: dict[str, _OpenOrder] = {}
         #: Per item, deliveries believed while its sensor was silent, not yet shown: when
         #: the first came, and how much came.
         self._silent_deliveries: dict[str, tuple[datetime, float]] = {}
@@ -530,7 +530,7 @@ class Brain:
             if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
                 self._believe_delivery(order, order.delivered_at, now)
                 for item_id in order.coming_items(self.items):
-                    self._believed_at[item_id] = order.delivered_at
+                    self._believed[item_id] = order
                 del self._open[request_id]
         due: list[tuple[ItemSpec, LinePlan]] = []
         soon: list[tuple[ItemSpec, RunOut, str, bool]] = []
@@ -869,8 +869,8 @@ class Brain:
             return False
         if refill.quantity < ARRIVAL_SHARE * item.pack_size:
             return False
-        believed = self._believed_at.get(item.id)
-        if believed is not None and abs(refill.ts - believed) <= DELIVERY_GRACE:
+        believed = self._believed.get(item.id)
+        if believed is not None and believed.delivered_near(refill.ts):
             return False
         return not any(
             order.coming(item) and order.could_be_here(refill.ts, self.items)
