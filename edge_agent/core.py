@@ -146,10 +146,6 @@ class _OpenOrder:
             line.packs * item.pack_size for line in self.decision.lines if line.item == item.id
         )
 
-    def coming_items(self, items: dict[str, ItemSpec]) -> list[str]:
-        """The items it brings that no refill has shown yet."""
-        return [line.item for line in self.decision.lines if self.coming(items[line.item])]
-
     def delivered_near(self, ts: datetime) -> bool:
         """Whether the shop said it delivered the order within :data:`DELIVERY_GRACE` of
         ``ts``: a refill then is this delivery, however short it shows."""
@@ -529,8 +525,6 @@ class Brain:
         for request_id, order in list(self._open.items()):
             if order.delivered_at is not None and now - order.delivered_at >= DELIVERY_GRACE:
                 self._believe_delivery(order, order.delivered_at, now)
-                for item_id in order.coming_items(self.items):
-                    self._believed[item_id] = order
                 del self._open[request_id]
         due: list[tuple[ItemSpec, LinePlan]] = []
         soon: list[tuple[ItemSpec, RunOut, str, bool]] = []
@@ -691,6 +685,7 @@ class Brain:
         for line in order.decision.lines:
             if line.item in order.arrived:
                 continue
+            self._believed[line.item] = order  # its refill, read late, is no shopping
             item = self.items[line.item]
             estimator = self.estimators[line.item]
             # What the readings say is there now (a stuck sensor's, used since it stuck).
