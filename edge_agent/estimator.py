@@ -130,6 +130,11 @@ def hour_of(ts: datetime) -> int:
     return math.floor((ts - _EPOCH).total_seconds() / _HOUR)
 
 
+def hours_from(ts: datetime) -> int:
+    """The first hour that begins at ``ts`` or after it, counted from the Unix epoch."""
+    return math.ceil((ts - _EPOCH).total_seconds() / _HOUR)
+
+
 def hour_start(hour: int) -> datetime:
     return _EPOCH + timedelta(hours=hour)
 
@@ -987,7 +992,10 @@ class LevelEstimator:
         self._used += max(quantity, 0.0)
         self._spread(start, ts, quantity)
         if self._believed(self._level) <= self.empty_below:
-            self.empty_hours.update(range(hour_of(start), hour_of(ts) + 1))
+            # Empty since ``start``. The hour ``start`` falls in holds the use that
+            # emptied the store (or an earlier reading marked it already): only the
+            # hours that begin after it are unseen.
+            self.empty_hours.update(range(hours_from(start), hour_of(ts) + 1))
         self._prune(ts)
 
     def _spread(self, start: datetime, end: datetime, quantity: float) -> None:

@@ -282,6 +282,28 @@ def test_empty_hours_do_not_drag_the_rate_down() -> None:
     assert model.rate_per_day > 0.8 * 240
 
 
+def test_the_use_that_empties_the_store_counts() -> None:
+    """Visitors' breakfast takes the last 1,200 g of milk in two pours, then the fridge
+    reads empty at each hourly heartbeat: those hours say nothing of use, but the hour
+    of the breakfast says 1,200 g at least, and a household seen busier is as busy as
+    that."""
+    estimator = LevelEstimator(MILK)
+    feed_use(estimator, [400 / 24] * 120, 3200, noise=2)
+    breakfast = T0 + timedelta(hours=120)
+    rng = random.Random(3)
+    estimator.observe(breakfast + timedelta(minutes=10), 500.0)
+    estimator.observe(breakfast + timedelta(minutes=20), 0.0)
+    for hour in range(121, 133):
+        estimator.observe(T0 + timedelta(hours=hour), round(rng.gauss(0, 2), 1))
+    assert hour_of(breakfast) not in estimator.empty_hours
+    assert set(range(hour_of(breakfast) + 1, hour_of(T0 + timedelta(hours=132)) + 1)) <= (
+        estimator.empty_hours
+    )
+    model = fit(estimator, T0 + timedelta(hours=132), busier=True)
+    assert model is not None
+    assert model.rate_per_day > 700
+
+
 def test_a_weighed_level_is_doubted_for_its_drifting_zero() -> None:
     """The same month of readings from a load cell and from a counter: the load cell's
     zero may have wandered since it was tared, so its P10-P90 is wider on both sides."""
