@@ -303,7 +303,10 @@ def fit(
     if not quiet and surge is not None and surge[0] > slow:
         rate, rate_days = surge[0], max(surge[1], 0.5)
         basis = "the household busier over the last days"
-    elif not quiet and abs(shift_z) > SHIFT_Z:
+    elif not quiet and (
+        shift_z < -SHIFT_Z
+        or (shift_z > SHIFT_Z and _rise_beyond_busy_days(totals, fast - slow, fast_days))
+    ):
         # A lasting change: follow it at once when use went up, halfway when down.
         rate = fast if fast > slow else (fast + slow) / 2
         basis = f"use {'up' if fast > slow else 'down'} over the last days"
@@ -337,6 +340,20 @@ def fit(
         whole_units=item.sensor == SensorKind.COUNT,
         shift_z=shift_z,
     )
+
+
+def _rise_beyond_busy_days(totals: NDArray[np.float64], rise: float, days: float) -> bool:
+    """Whether a rate ``rise`` over the last ``days`` is beyond what the item's busiest
+    days explain: one item's own rise is followed at once only then.
+
+    The day-to-day spread leaves the largest differences out (:func:`_day_to_day_spread`),
+    so a brunch bigger than the rest of a household whose Saturdays are all brunches
+    would pass for use gone up; against every difference, it is one more busy day.
+    """
+    if len(totals) < 2:
+        return True
+    variance = float(np.mean(np.diff(totals) ** 2)) / 2
+    return rise > SHIFT_Z * math.sqrt(variance / days)
 
 
 def _prior_weight(hours: NDArray[np.int64], observed: NDArray[np.float64]) -> float:

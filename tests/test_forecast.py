@@ -130,6 +130,27 @@ def test_a_lasting_shift_is_followed_within_days() -> None:
     assert model.rate_per_day > 0.8 * 16 * 24
 
 
+def test_a_brunch_bigger_than_the_rest_is_not_use_gone_up() -> None:
+    """Weekdays take about 200 g at breakfast and weekends 400-500 g at brunch. One
+    Saturday's brunch takes 1,700 g: where days swing by hundreds of grams, that is one
+    more busy day, not habits that changed (followed, it ordered milk for a week of
+    such brunches)."""
+    rng = random.Random(5)
+    per_hour = []
+    for day in range(26):
+        weekday = day % 7  # T0 is a Monday
+        total = {5: 500.0, 6: 400.0}.get(weekday, 200.0) * rng.uniform(0.7, 1.3)
+        used_at = 10 if weekday >= 5 else 7
+        per_hour += [total if hour == used_at else 0.0 for hour in range(24)]
+    per_hour += [0.0] * 10 + [1700.0, 0.0]
+    estimator = LevelEstimator(msgspec.structs.replace(MILK, capacity=20000))
+    feed_use(estimator, per_hour, 12000, noise=2)
+    model = fit(estimator, T0 + timedelta(days=26, hours=12))
+    assert model is not None
+    assert model.basis == "26 days of history"
+    assert model.rate_per_day < 450
+
+
 def test_a_fall_in_use_is_followed_not_taken_for_spread() -> None:
     """A diet cuts the milk from about 500 to 50 g a day. Ten days of each is one step
     in the daily totals, not days that vary by hundreds of grams: the spread of days
