@@ -352,8 +352,7 @@ def _rise_beyond_busy_days(totals: NDArray[np.float64], rise: float, days: float
     """
     if len(totals) < 2:
         return True
-    variance = float(np.mean(np.diff(totals) ** 2)) / 2
-    return rise > SHIFT_Z * math.sqrt(variance / days)
+    return rise > SHIFT_Z * _day_to_day_spread(totals, kept_share=1.0) / math.sqrt(days)
 
 
 def _prior_weight(hours: NDArray[np.int64], observed: NDArray[np.float64]) -> float:
@@ -403,16 +402,17 @@ def _daily_rate(weights: NDArray[np.float64], use: NDArray[np.float64]) -> tuple
     return (24 * float(weights @ use) / total if total > 0 else 0.0), total / 24
 
 
-def _day_to_day_spread(totals: NDArray[np.float64]) -> float:
+def _day_to_day_spread(totals: NDArray[np.float64], kept_share: float = TRIMMED_DAYS) -> float:
     """One sd of a day's use, from each day against the day before.
 
     A lasting shift in habits is one big step among many differences, and a day of
     guests one or two, so the largest tenth are left out (and the rest scaled up as for
-    normal days). A median would not do: use counted in whole eggs or tablets repeats
-    the same total day after day, and the median difference is then 0.
+    normal days); ``kept_share`` 1 keeps them all. A median would not do: use counted in
+    whole eggs or tablets repeats the same total day after day, and the median
+    difference is then 0.
     """
     squares = np.sort(np.diff(totals) ** 2)
-    kept = max(int(TRIMMED_DAYS * len(squares)), 1)
+    kept = max(int(kept_share * len(squares)), 1)
     share = kept / len(squares)
     if share >= 1.0:
         return math.sqrt(float(squares.mean()) / 2)
