@@ -81,8 +81,11 @@ OFF_BEAT = 0.95
 #: sd): temperature and age. The household simulators draw their drift with this figure.
 DRIFT_PER_DAY = 0.002
 #: A big fall this long before to this long after a lot's best-before date, and no
-#: bigger than what is left of it, is that lot thrown away.
+#: bigger than what is left of it, is that lot thrown away ...
 EXPIRY_WINDOW = (timedelta(hours=12), timedelta(days=3))
+#: ... what is left being known as far as the level is: within this many sd of its
+#: noise and of the zero's drift.
+EXPIRY_DOUBTS = 2.0
 #: A delivery showing short of what came by over this share of a pack (and four noise
 #: sd) ran the store over; a refill showing that much more than the store holds shows
 #: the zero crept up.
@@ -756,7 +759,12 @@ class LevelEstimator:
 
         First in, first out: a lot is used up once the stock is no more than what came
         after it. A fall within :data:`EXPIRY_WINDOW` of a lot's date, no larger than
-        what is left of it, is that lot going in the bin.
+        what is left of it, is that lot going in the bin. What is left is the stock the
+        readings show less the newer lots, and the readings are as sure as the zero: a
+        lot thrown away that they show a little more of is still the lot
+        (:data:`EXPIRY_DOUBTS`, up to twice what they show left). Counted as use, it
+        would raise the rate the next orders are sized by, when the household uses too
+        little to finish a pack before its date.
         """
         shelf_life = self.item.shelf_life_days
         if shelf_life is None or self._level is None:
@@ -769,7 +777,10 @@ class LevelEstimator:
                 return False
             best_before = refill.ts + timedelta(days=shelf_life)
             if best_before - EXPIRY_WINDOW[0] <= ts <= best_before + EXPIRY_WINDOW[1]:
-                return fall <= min(left, refill.quantity) + self.refill_threshold / 2
+                # As far as the level is known, but the doubt finds no more of a lot than
+                # the readings show left of it: where they show little, a use is likelier.
+                doubt = min(EXPIRY_DOUBTS * math.hypot(self.noise, self.drift), left)
+                return fall <= min(left + doubt, refill.quantity) + self.refill_threshold / 2
             newer += refill.quantity
         return False
 

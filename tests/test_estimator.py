@@ -472,6 +472,46 @@ def test_milk_thrown_away_at_its_date_is_not_counted_as_use() -> None:
     assert estimator.consumed_between(T0, T0 + timedelta(hours=len(hours))) == 0
 
 
+def test_a_lot_thrown_away_is_known_with_the_zero_a_little_off() -> None:
+    """The readings are only as sure as the zero, which drifts: here it slipped 150 g,
+    taken for a use, so the stock believed is that much short. The first litre, none of
+    it used, goes in the bin at its date with a second litre behind it; first in, first
+    out, the readings say 850 g of it was left, and a fall of 1000 is still that lot
+    (before: counted as use, more than the lot's rest and the margin of half a jump)."""
+    estimator = LevelEstimator(MILK)
+    hours = (
+        [500.0] * 2  # the first stock
+        + [1500.0] * 24  # a litre came
+        + [1000.0] * 24  # the first stock used
+        + [850.0] * 24  # the zero slipped
+        + [1850.0] * (24 * 7)  # a second litre came
+        + [850.0] * 3  # the first litre thrown away, ten days after it came
+    )
+    feed(estimator, hours)
+    assert len(estimator.refills) == 2
+    assert [use.quantity for use in estimator.thrown_away] == [1000]
+    assert estimator.consumed_between(T0, T0 + timedelta(hours=len(hours))) == 650
+
+
+def test_a_big_use_near_a_date_is_use_where_the_readings_show_little_of_the_lot() -> None:
+    """Forty days on, the zero's doubt is more than half a litre, but it finds no more
+    of a lot than the readings show left of it: 100 g of the first litre, so a 400 g
+    pour on its date, with the second litre behind it, is use, not that lot thrown away
+    (with the doubt alone, it was)."""
+    estimator = LevelEstimator(MILK)
+    hours = (
+        [500.0] * (24 * 30)  # the first stock, a month untouched
+        + [1500.0] * 24  # a litre came
+        + [2500.0] * 24  # a second litre came
+        + [1100.0] * (24 * 8)  # the first stock and 900 g of the first litre used
+        + [700.0] * 3  # a pour, ten days after the first litre came
+    )
+    feed(estimator, hours)
+    assert len(estimator.refills) == 2
+    assert estimator.thrown_away == deque()
+    assert estimator.consumed_between(T0, T0 + timedelta(hours=len(hours))) == 1800
+
+
 def test_a_big_use_near_a_date_is_use_once_newer_stock_is_all_that_is_left() -> None:
     """First in, first out: the litre that arrived first was drunk long ago, and the two
     that came after it hold all the stock, so a big pour on its date is use."""
