@@ -6,7 +6,6 @@ Sans-I/O: no asyncio, MQTT, HTTP or SQLite here. The MQTT service, the demo and
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
@@ -799,7 +798,7 @@ class Brain:
         if last is None or estimate is None:
             return False
         # A level further from empty than the sensor's doubt is stock, not a drifted zero.
-        doubt = EMPTY_DOUBTS * math.hypot(estimate.noise, estimate.drift)
+        doubt = EMPTY_DOUBTS * estimate.sd
         if estimate.level > min(0.5 * estimator.item.capacity, doubt):
             return False
         if estimator.refills and estimator.refills[-1].ts > last:

@@ -192,6 +192,11 @@ class LevelEstimate:
     #: How far the sensor's zero may have drifted unseen since the first reading (sd).
     drift: float = 0.0
 
+    @property
+    def sd(self) -> float:
+        """How sure the level is (one sd): the sensor's noise and its zero's drift."""
+        return math.hypot(self.noise, self.drift)
+
 
 class LevelEstimator:
     """Turns one item's readings into a level, hourly consumption, refills and uses."""
@@ -779,7 +784,9 @@ class LevelEstimator:
             if best_before - EXPIRY_WINDOW[0] <= ts <= best_before + EXPIRY_WINDOW[1]:
                 # As far as the level is known, but the doubt finds no more of a lot than
                 # the readings show left of it: where they show little, a use is likelier.
-                doubt = min(EXPIRY_DOUBTS * math.hypot(self.noise, self.drift), left)
+                estimate = self.estimate
+                assert estimate is not None
+                doubt = min(EXPIRY_DOUBTS * estimate.sd, left)
                 return fall <= min(left + doubt, refill.quantity) + self.refill_threshold / 2
             newer += refill.quantity
         return False

@@ -606,7 +606,7 @@ class Forecaster:
             track.append(
                 _Scored(
                     level=estimate.level,
-                    noise=math.hypot(estimate.noise, estimate.drift),
+                    noise=estimate.sd,
                     model=replace(model, cumulative=curve),
                 )
             )
@@ -641,7 +641,7 @@ class Forecaster:
             model=model,
             read_at=min(estimate.ts, now),
             # The level is only as sure as the sensor's zero, which drifts.
-            noise=math.hypot(estimate.noise, estimate.drift),
+            noise=estimate.sd,
             on_the_way=extra_stock,
             best_before=best_before,
             calibration=self.calibration,
