@@ -20,7 +20,8 @@ Sans-I/O. What the sensors get wrong, and what the estimator does about it:
   (:mod:`edge_agent.creep`), and corrected (one far faster than a zero wanders, from
   where the zero was last known: uses too small to see hid it until then); the rest
   can't be told from use, so the estimate carries a doubt (:attr:`LevelEstimator.drift`)
-  that grows with the sensor's time in service. A downward creep shows when a delivery
+  that grows with the sensor's time in service (where the quiet spells measure the
+  creep, with what their fit may have missed). A downward creep shows when a delivery
   the shop confirmed leaves the sensor reading less than was delivered:
   :meth:`LevelEstimator.believe` then credits the difference; and when a delivery shows
   short while the readings say it had room, or does not show at all although it and the
@@ -64,6 +65,11 @@ SEEN_USES = 0.9
 USE_MEMORY = timedelta(days=1)
 #: The share of a creep fitted on the quiet spells that the fit may have missed.
 CREEP_MISSED = 0.5
+#: Where the spells measure the creep, the zero is doubted as it wanders for this long
+#: (before a fit), then by this many sd of the fitted rate and this share of the rate.
+UNMEASURED = timedelta(days=3)
+MEASURED_DOUBTS = 3.0
+CREEP_MISSED_MEASURED = 0.1
 #: A quiet spell, over which the tare creep is measured, has readings this close ...
 QUIET_GAP = 6.0  # hours
 #: ... and misses no beat of its device's heartbeat (a gap over this many beats): a
@@ -308,8 +314,10 @@ class LevelEstimator:
         while an item is in use neither can be told from use (the creep estimate only
         catches as much of a creep as the quiet spells show). So the
         doubt about the zero grows by :data:`DRIFT_PER_DAY` of capacity a day, and
-        forecasts allow for it. It is known at the first reading, and again when a full
-        store shows where it is (:meth:`delivered`). Counters do not drift.
+        forecasts allow for it; where the quiet spells measure the creep that is taken
+        out, by no more than what that fit may have missed (:meth:`_measured_wander`).
+        It is known at the first reading, and again when a full store shows where it is
+        (:meth:`delivered`). Counters do not drift.
         """
         if self._calibrated is not None:
             return self._wander()  # the creep since the zero was known is measured
@@ -321,7 +329,23 @@ class LevelEstimator:
         # The quiet spells catch most of a creep, not all: a sensor seen to creep this
         # much is at least a share of that unsure of its zero.
         crept = self.offset - self._zero_offset
-        return max(self._wander(), CREEP_MISSED * abs(crept))
+        doubt = max(self._wander(), CREEP_MISSED * abs(crept))
+        measured = self._measured_wander()
+        return doubt if measured is None else min(doubt, measured)
+
+    def _measured_wander(self) -> float | None:
+        """How far the zero may have moved since it was last known, where the quiet
+        spells measure its creep and it is taken out: the days before the spells could
+        show it, at the zero's usual wander, then the fit's own doubt and a share of
+        the rate it shows, for the part of it the fit misses. ``None`` where the spells
+        show nothing yet, or a creep down that is not taken out (small uses look alike)."""
+        rate, sd = self._quiet.rate, self._quiet.rate_sd
+        if sd <= 0 or self.creep != rate:
+            return None
+        hours = self._hours_since_zero()
+        blind = min(hours, UNMEASURED / timedelta(hours=1))
+        per_hour = MEASURED_DOUBTS * sd + CREEP_MISSED_MEASURED * abs(rate)
+        return daily_drift(self.item) / 24 * blind + per_hour * hours
 
     def _hours_since_zero(self) -> float:
         if self._zero_at is None or self._level_ts is None:

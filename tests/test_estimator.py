@@ -910,3 +910,18 @@ def test_a_fresh_cartridge_read_with_a_spike_is_one_full_cartridge(spike: float)
     estimate = estimator.estimate
     assert estimate is not None
     assert estimate.level == pytest.approx(150, abs=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_zero_whose_creep_the_quiet_hours_measure_is_doubted_by_that_measure(seed: int) -> None:
+    """A load cell creeping down three times as fast as a zero ordinarily wanders,
+    used in plain glasses: the quiet hours measure the creep and it is taken out, so
+    after 40 days the zero is doubted by what the fit may have missed, not by the
+    wander of a zero nobody watched (nor by half the creep), and the truth is within
+    two sd of that doubt."""
+    wander = DRIFT_PER_DAY * MILK.capacity
+    estimator, level = _creeping_milk(-3 * wander, seed, days=40, glass=150.0)
+    estimate = estimator.estimate
+    assert estimate is not None
+    assert estimate.drift < wander * 40 < 0.5 * abs(estimator.offset)
+    assert abs(estimate.level - level) < 2 * estimate.drift
