@@ -63,10 +63,11 @@ SEEN_USES = 0.9
 #: ... of the use of about this long back (an exponential memory): a diet's small uses
 #: soon show, as a creep down would.
 USE_MEMORY = timedelta(days=1)
-#: The share of a creep fitted on the quiet spells that the fit may have missed.
+#: The share of a creep fitted on the quiet spells that the fit may have missed ...
 CREEP_MISSED = 0.5
-#: Where the spells measure the creep, the zero is doubted as it wanders for this long
-#: (before a fit), then by this many sd of the fitted rate and this share of the rate.
+#: ... unless the spells measure it more surely: then the zero is doubted as it wanders
+#: for this long (before a fit), then by this many sd of the fitted rate and this share
+#: of the rate, if that is less.
 UNMEASURED = timedelta(days=3)
 MEASURED_DOUBTS = 3.0
 CREEP_MISSED_MEASURED = 0.1
@@ -327,7 +328,7 @@ class LevelEstimator:
             # hours since the zero was known.
             return max(self._wander(), self._quiet.own[1] * self._hours_since_zero())
         # The quiet spells catch most of a creep, not all: a sensor seen to creep this
-        # much is at least a share of that unsure of its zero.
+        # much is a share of that unsure of its zero, or as unsure as their fit.
         crept = self.offset - self._zero_offset
         doubt = max(self._wander(), CREEP_MISSED * abs(crept))
         measured = self._measured_wander()
