@@ -24,7 +24,8 @@ would not finish before a pack expires still joins with one pack when it would b
 on its own within a tenth of its shelf life (the slack its sizing keeps): left out, it
 would come all the same, as the smallest order, in a delivery of its own. A due item
 always gets at least one pack, unless stock is on its way and not a pack fits beside
-it.
+it, or the likeliest future leaves no room for one when it could first come
+(:func:`overflows_likely`).
 """
 
 from __future__ import annotations
@@ -187,19 +188,23 @@ def expected_spill(item: ItemSpec, run_out: RunOut, now: datetime, packs: int) -
 
 
 def overflows_likely(item: ItemSpec, run_out: RunOut, now: datetime) -> bool:
-    """Whether a pack of an item that keeps, in a store of two packs or more, would
-    more likely than not run it over on its earliest arrival.
+    """Whether a pack, in a store of two packs or more, would more likely than not run
+    it over on its earliest arrival.
 
-    An item comes due with that much stock only where its level is barely known (a
-    gauge below its scale, reckoned for weeks): a busy future would empty the store
-    within the lead time while the likeliest one leaves it full. Ordered, the pack
-    runs over; it waits until the median says a pack fits. A perishable is ordered all
-    the same (its stock goes past its date), and so is a pack that fills its whole
-    store (a filter cartridge, which replaces what is left).
+    An item comes due with that much stock only where its level or its use is barely
+    known (a gauge below its scale, reckoned for weeks; a few days of use that swung
+    from 400 g to 1.5 kg): a busy future would empty the store within the lead time
+    while the likeliest one leaves it full. Ordered, the pack runs over; it waits until
+    the median says a pack fits. A perishable whose stock goes past its date before the
+    median run-out is ordered all the same (the date empties the store), and so is a
+    pack that fills its whole store (a filter cartridge, which replaces what is left).
     """
-    if item.shelf_life_days is not None or item.capacity < 2 * item.pack_size:
+    if item.capacity < 2 * item.pack_size:
         return False
     arrive = now + timedelta(hours=item.lead_time_hours.min)
+    dated = run_out.best_before
+    if dated is not None and dated < run_out.p50:
+        return False
     return run_out.level_at(arrive) + item.pack_size > item.capacity
 
 
