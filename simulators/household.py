@@ -79,6 +79,29 @@ class Occasion:
 
 
 @dataclass(frozen=True, slots=True)
+class Dose:
+    """What one use of a dosing appliance takes (a wash, a dishwasher run), as (min,
+    max): ``amount`` in grams or millilitres (converted to the item's unit), ``pieces``
+    for an item counted in pieces (pods, tablets) or in a unit that is neither."""
+
+    amount: tuple[float, float]
+    pieces: tuple[float, float] = (1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        for low, high in (self.amount, self.pieces):
+            if not 0 < low <= high:
+                raise ValueError(f"a dose needs 0 < min <= max, got {(low, high)}")
+
+    def of(self, item: ItemSpec) -> tuple[float, float]:
+        """The dose in ``item``'s unit."""
+        scale = UNITS.get(item.unit.lower())
+        if item.sensor is SensorKind.COUNT or scale is None:
+            return self.pieces
+        low, high = self.amount
+        return low / scale[1], high / scale[1]
+
+
+@dataclass(frozen=True, slots=True)
 class UsagePattern:
     """When and how an item is used on weekdays and weekends.
 
@@ -92,7 +115,7 @@ class UsagePattern:
     weekend: tuple[Occasion, ...]
     #: Use on a weekend day relative to a weekday; the weekly mean stays the same.
     weekend_factor: float = 1.0
-    dose: tuple[float, float] | None = None
+    dose: Dose | None = None
 
     def __post_init__(self) -> None:
         for name, occasions in (("weekday", self.weekday), ("weekend", self.weekend)):
@@ -100,8 +123,6 @@ class UsagePattern:
                 raise ValueError(f"{name} occasions must be given and their shares sum to 1")
         if self.weekend_factor <= 0:
             raise ValueError("weekend_factor must be positive")
-        if self.dose is not None and not 0 < self.dose[0] <= self.dose[1]:
-            raise ValueError(f"dose needs 0 < min <= max, got {self.dose}")
 
     def occasions(self, weekend: bool) -> tuple[Occasion, ...]:
         return self.weekend if weekend else self.weekday
@@ -157,13 +178,13 @@ LAUNDRY = UsagePattern(
     weekday=(Occasion(19.0, 1.0, spread_minutes=45),),
     weekend=(Occasion(10.0, 0.6, spread_minutes=45), Occasion(15.0, 0.4, spread_minutes=45)),
     weekend_factor=1.8,
-    dose=(60.0, 80.0),
+    dose=Dose(amount=(60.0, 80.0)),  # ml of liquid or g of powder; or one pod
 )
 DISHWASHER = UsagePattern(
     weekday=(Occasion(21.0, 1.0, spread_minutes=30),),
     weekend=(Occasion(14.5, 0.4, spread_minutes=30), Occasion(21.0, 0.6, spread_minutes=30)),
     weekend_factor=1.15,
-    dose=(1.0, 1.0),
+    dose=Dose(amount=(15.0, 25.0)),  # g of powder or ml of gel; or one tablet
 )
 DRINKING_WATER = UsagePattern(
     weekday=(
@@ -386,7 +407,7 @@ class ConsumptionModel:
         if pattern.dose is None:
             uses = self._shared_uses(item, day, target, occasions, rng)
         else:
-            uses = self._dosed_uses(item, day, target, occasions, pattern.dose, rng)
+            uses = self._dosed_uses(item, day, target, occasions, pattern.dose.of(item), rng)
         whole = item.sensor is SensorKind.COUNT
         events = []
         for ts, amount in uses:

@@ -42,6 +42,9 @@ THRESHOLD_SHARE = 0.25
 PREDICT_EVERY = timedelta(hours=1)
 #: The oracle times a delivery to land this long before the use that would find no stock.
 ORACLE_GUARD = timedelta(minutes=1)
+#: It orders one item at most this many times at one instant, for a later order to come
+#: sooner (its own shipped households take up to 13).
+ORACLE_TRIES = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +290,12 @@ class OraclePolicy:
     For each item it projects the true stock forward and finds the first use that would
     find too little; it orders so that the delivery lands just before that use, with as
     many whole packs as fit within capacity and will be used before they expire (at
-    least one).
+    least one). It knows each order's lead time before placing it, and orders again at
+    once while the one placed comes too late: a later order may come sooner, up to
+    :data:`ORACLE_TRIES` orders. Uses past helping are not planned for, or it would
+    order for them forever: one before even the shortest lead time (the stock at the
+    start, or what came, runs out too soon), and one that a full store would not serve
+    either, as far as it does (a use bigger than the store).
     """
 
     name = "oracle"
@@ -317,6 +325,8 @@ class OraclePolicy:
         self._arrivals: dict[str, list[_Arrival]] = {item.id: [] for item in items}
         self._plan: dict[str, tuple[datetime, int] | None] = {}
         self._planned_at: datetime | None = None
+        #: Orders of each item placed at one instant: (when, how many).
+        self._tries: dict[str, tuple[datetime, int]] = {}
 
     def observe(self, message: Message) -> None:
         pass  # it needs no sensor
@@ -336,7 +346,13 @@ class OraclePolicy:
             item = self._items[item_id]
             self._arrivals[item_id].append(_Arrival(order, now + lead, packs * item.pack_size))
             orders.append(order)
-            self._replan(item_id, now)
+            when, tries = self._tries.get(item_id, (now, 0))
+            tries = tries + 1 if when == now else 1
+            self._tries[item_id] = (now, tries)
+            if tries < ORACLE_TRIES:
+                self._replan(item_id, now)
+            else:
+                self._plan[item_id] = None  # past helping; planned again when one comes
         return orders
 
     def next_wakeup(self) -> datetime | None:
@@ -352,7 +368,8 @@ class OraclePolicy:
     def _replan(self, item_id: str, now: datetime) -> None:
         """Plan the item's next order: when to place it and how many packs."""
         item = self._items[item_id]
-        run_out = self._run_out(item, now)
+        soonest = now + timedelta(hours=item.lead_time_hours.min)
+        run_out = self._project(item, now).run_out(self._end, helped_from=soonest)
         if run_out is None:
             self._plan[item_id] = None
             return
@@ -373,10 +390,6 @@ class OraclePolicy:
             arrivals=self._arrivals[item.id],
             purchases=[p for p in self._purchases[item.id] if p.ts > now],
         )
-
-    def _run_out(self, item: ItemSpec, now: datetime) -> datetime | None:
-        """The first use after ``now`` that the stock (and what is on its way) can't serve."""
-        return self._project(item, now).run_out(self._end)
 
     def _packs(self, item: ItemSpec, now: datetime, arrive: datetime) -> int:
         projection = self._project(item, now)
@@ -422,7 +435,12 @@ class _Projection:
         events.sort(key=lambda event: (event[0], event[1]))
         return events
 
-    def _live(self, until: datetime, *, stop_at_run_out: bool) -> tuple[float, datetime | None]:
+    def _live(
+        self, until: datetime, *, run_out_from: datetime | None = None
+    ) -> tuple[float, datetime | None]:
+        """The stock left at ``until``; and, given ``run_out_from``, the first use from
+        then on that finds less than a full store would serve of it (the projection
+        stops there)."""
         lots = sorted(self.lots, key=lambda lot: (lot[1] is None, lot[1]))
         shelf = self.item.shelf_life_days
         for at, kind, quantity in self._events(until):
@@ -443,17 +461,20 @@ class _Projection:
                 else:
                     lots[0] = (q - wanted, expires)
                     wanted = 0.0
-            if wanted > EPSILON and stop_at_run_out:
+            beyond = max(quantity - self.item.capacity, 0.0)  # what no store could serve
+            if wanted > beyond + EPSILON and run_out_from is not None and at >= run_out_from:
                 return 0.0, at
         lots = [lot for lot in lots if lot[1] is None or lot[1] > until]
         return sum(q for q, _ in lots), None
 
-    def run_out(self, end: datetime) -> datetime | None:
-        return self._live(end, stop_at_run_out=True)[1]
+    def run_out(self, end: datetime, *, helped_from: datetime) -> datetime | None:
+        """The first use from ``helped_from`` to ``end`` that the stock (and what is on
+        its way) serves less of than a full store would."""
+        return self._live(end, run_out_from=helped_from)[1]
 
     def level_at(self, when: datetime) -> float:
         """The projected level just before ``when``'s own uses."""
-        return self._live(when - timedelta(microseconds=1), stop_at_run_out=False)[0]
+        return self._live(when - timedelta(microseconds=1))[0]
 
     def demand_between(self, start: datetime, end: datetime) -> float:
         return sum(use.quantity for use in self.uses[self.first_use :] if start <= use.ts < end)

@@ -212,6 +212,42 @@ def test_oracle_fills_at_least_as_well_as_every_policy() -> None:
             assert fill["oracle"].min_item_fill_rate >= fill[policy].min_item_fill_rate
 
 
+PAST_HELPING = (
+    TINY.replace("initial = 5", "initial = 1")
+    .replace("{ min = 24, max = 24 }", "{ min = 48, max = 48 }", 1)  # the tea's
+    .replace("shelf_life_days = 1\n", "")
+)
+
+# Tea: 1 bag at the start, and no order can come before +48 h, so 3 bags at +6 h find
+# 1 whatever the oracle does; 5 at +54 h can be had. Milk: the store holds 1,500 g, so of
+# 2,000 g at +36 h no store serves more than 1,500.
+PAST_HELPING_DEMAND = """timestamp,item,quantity
+2026-03-02T06:00:00Z,tea,3
+2026-03-03T12:00:00Z,milk,2000
+2026-03-04T06:00:00Z,tea,5
+"""
+
+
+def test_oracle_does_not_order_for_uses_past_helping() -> None:
+    # Ordered for, each of those uses would come short after every order, and the oracle
+    # would order again at the same instant without end.
+    scenario = parse_scenario(PAST_HELPING, source="past_helping.toml")
+    demand = parse_demand(PAST_HELPING_DEMAND, source="demand.csv", scenario=scenario)
+    run = evaluate(scenario, "oracle", demand=demand)
+    placed = [(order.placed_at - T0, order.order.lines) for order in run.orders]
+    assert placed == [
+        # The tea for +54 h, to land a minute before it (48 h on): the empty store holds
+        # two packs of ten.
+        (54 * H - timedelta(minutes=1) - 48 * H, (("tea", 2),)),
+        # The milk: 500 g of room beside the 1,000 g there, so one pack, to land a
+        # minute before the 2,000 g.
+        (36 * H - timedelta(minutes=1) - 24 * H, (("milk", 1),)),
+    ]
+    scores = score(run)
+    assert scores.items["tea"].fill_rate == pytest.approx(6 / 8)  # 1 of 3, then 5 of 5
+    assert scores.items["milk"].fill_rate == pytest.approx(1500 / 2000)
+
+
 @pytest.mark.slow
 def test_oracle_is_the_limit_on_every_shipped_scenario() -> None:
     # Every scenario under every policy, a worker process per core, as `restock evaluate`

@@ -74,6 +74,29 @@ def test_washer_doses_per_wash(demo: Scenario) -> None:
     assert all(60 <= e.quantity <= 80 for e in events)
 
 
+@pytest.mark.parametrize(
+    ("device", "changes", "dose"),
+    [
+        # Detergent bought by the litre: a wash is still 60-80 ml.
+        (Device.WASHER, {"unit": "L", "pack_size": 1.5, "capacity": 3, "initial": 1}, (0.06, 0.08)),
+        # Pods, counted: one a wash.
+        (Device.WASHER, {"sensor": SensorKind.COUNT, "unit": "pod", "pack_size": 20}, (1, 1)),
+        # Dishwasher powder on a load cell: 15-25 g a run, not one gram.
+        (Device.DISHWASHER, {"sensor": SensorKind.WEIGHT, "unit": "g"}, (15, 25)),
+    ],
+)
+def test_a_dose_is_in_the_items_unit(
+    demo: Scenario, device: Device, changes: dict[str, object], dose: tuple[float, float]
+) -> None:
+    """A wash or a dishwasher run takes its dose in the item's own unit."""
+    source = "detergent" if device is Device.WASHER else "tablets"
+    item = msgspec.structs.replace(demo.item(source), cycle_days=None, **changes)
+    events = list(ConsumptionModel([item], seed=2, model=ModelSettings(people=3)).events(START, 60))
+    assert len(events) > 10
+    low, high = dose
+    assert all(low <= e.quantity <= high for e in events), {e.quantity for e in events}
+
+
 def test_adding_an_item_leaves_others_unchanged(demo: Scenario) -> None:
     """Each item has its own random stream, so scenarios can grow without reshuffling."""
     alone = list(ConsumptionModel(demo.items[:1], seed=4).events(START, 10))
