@@ -19,7 +19,7 @@ from edge_agent.service import AgentService
 from edge_agent.store import AgentStore
 from simulators.comparison import Job, compare, scenario_files
 from simulators.demand import parse_demand
-from simulators.evaluate import evaluate
+from simulators.evaluate import Run, evaluate
 from simulators.home import SimulatedHome
 from simulators.metrics import DemandTrace, Scores, forecast_scores, score
 from simulators.policies import POLICIES, AgentPolicy, Prediction
@@ -80,10 +80,15 @@ DEMAND = """timestamp,item,quantity
 """
 
 
+def tiny_run(policy: str, scenario: str = TINY, demand: str = DEMAND) -> Run:
+    """A tiny household's days under ``policy``, with ``demand`` (CSV) as its uses."""
+    parsed = parse_scenario(scenario, source="tiny.toml")
+    uses = parse_demand(demand, source="demand.csv", scenario=parsed)
+    return evaluate(parsed, policy, demand=uses)
+
+
 def tiny_scores() -> Scores:
-    scenario = parse_scenario(TINY, source="tiny.toml")
-    demand = parse_demand(DEMAND, source="demand.csv", scenario=scenario)
-    return score(evaluate(scenario, "fixed-cycle", demand=demand))
+    return score(tiny_run("fixed-cycle"))
 
 
 def test_item_metrics_worked_on_paper() -> None:
@@ -231,9 +236,7 @@ PAST_HELPING_DEMAND = """timestamp,item,quantity
 def test_oracle_does_not_order_for_uses_past_helping() -> None:
     # Ordered for, each of those uses would come short after every order, and the oracle
     # would order again at the same instant without end.
-    scenario = parse_scenario(PAST_HELPING, source="past_helping.toml")
-    demand = parse_demand(PAST_HELPING_DEMAND, source="demand.csv", scenario=scenario)
-    run = evaluate(scenario, "oracle", demand=demand)
+    run = tiny_run("oracle", PAST_HELPING, PAST_HELPING_DEMAND)
     placed = [(order.placed_at - T0, order.order.lines) for order in run.orders]
     assert placed == [
         # The tea for +54 h, to land a minute before it (48 h on): the empty store holds
