@@ -461,9 +461,10 @@ class _Projection:
                 else:
                     lots[0] = (q - wanted, expires)
                     wanted = 0.0
-            beyond = max(quantity - self.item.capacity, 0.0)  # what no store could serve
-            if wanted > beyond + EPSILON and run_out_from is not None and at >= run_out_from:
-                return 0.0, at
+            if run_out_from is not None and at >= run_out_from:
+                beyond = max(quantity - self.item.capacity, 0.0)  # what no store could serve
+                if wanted > beyond + EPSILON:
+                    return 0.0, at
         lots = [lot for lot in lots if lot[1] is None or lot[1] > until]
         return sum(q for q, _ in lots), None
 
