@@ -115,6 +115,13 @@ CREEP_SHOWN = 2.0
 #: A creep up the quiet spells show at more than this many times that sd is no zero
 #: wandering: it crept at that rate from where the zero was last known.
 CREEP_BACK_DATED = 4.0
+#: The stock lies between none and a full store, so the lowest and highest levels the
+#: readings showed, over this many days, bound how far the zero can be from where it is
+#: believed (and it may have wandered on since by :data:`CALIBRATION_DOUBTS` sd) ...
+EXTREME_DAYS = 28
+#: ... and the zero is as unsure as one anywhere within that bound, evenly: the bound
+#: is this many sd.
+EXTREME_DOUBTS = math.sqrt(3)
 #: Two confirmed deliveries that show short, by more than a zero wanders and less than
 #: a big use, are two full stores if their shortfalls put the zero on one line with
 #: where it was last known (the creeps from there and between them within this share
@@ -133,6 +140,8 @@ _HOUR = 3600.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: For normal noise, the median absolute difference of two readings is this many sd.
 _MEDIAN_ABS_DIFF = 0.6744897501960817 * math.sqrt(2)
+#: A day's lowest and highest stock shown: (day, (ts, low), (ts, high)).
+_Extremes = tuple[int, tuple[datetime, float], tuple[datetime, float]]
 
 
 def hour_of(ts: datetime) -> int:
@@ -248,6 +257,9 @@ class LevelEstimator:
         self._short: deque[tuple[datetime, float]] = deque(maxlen=2)
         #: The creep rate per hour the zeros gave, and that consumption was corrected by.
         self._calibrated: float | None = None
+        #: Each day's lowest and highest stock the readings showed since the zero was
+        #: known, creep taken out: (day, (ts, low), (ts, high)). They bound the zero.
+        self._extremes: deque[_Extremes] = deque(maxlen=EXTREME_DAYS)
         #: Stock that a confirmed delivery proved and the readings do not show, because
         #: the sensor reads low; a refill the readings show later takes it back.
         self.credit = 0.0
@@ -320,6 +332,13 @@ class LevelEstimator:
         It is known at the first reading, and again when a full store shows where it is
         (:meth:`delivered`). Counters do not drift.
         """
+        doubt = self._unbounded_drift()
+        bound = self._extreme_bound(doubt)
+        return doubt if bound is None else min(doubt, bound / EXTREME_DOUBTS)
+
+    def _unbounded_drift(self) -> float:
+        """How far the zero may have drifted since it was last known (one sd), from how
+        fast a zero wanders and the creep measured: it grows without end."""
         if self._calibrated is not None:
             return self._wander()  # the creep since the zero was known is measured
         if self._taken_back:
@@ -333,6 +352,58 @@ class LevelEstimator:
         doubt = max(self._wander(), CREEP_MISSED * abs(crept))
         measured = self._measured_wander()
         return doubt if measured is None else min(doubt, measured)
+
+    def _extreme_bound(self, doubt: float) -> float | None:
+        """How far the zero can be from where it is believed, as the stock the readings
+        showed bounds it; ``None`` before they show any.
+
+        The stock is never below none nor above a full store. A level read as ``low``
+        (creep taken out) would be none if the zero sat ``low`` higher than believed, so
+        it sits no higher than that; one read as ``high`` puts it no lower than the
+        store's headroom then. Since then it may have wandered on, as fast as ``doubt``
+        has grown since the zero was known. Without this bound the doubt grows with
+        every day since a full store last showed the zero: after a year it was most of
+        a fridge, and orders came ever earlier and smaller.
+        """
+        if not self._extremes or self._level_ts is None:
+            return None
+        hours = self._hours_since_zero()
+        per_hour = doubt / hours if hours > 0 else 0.0
+        margin = CALIBRATION_DOUBTS * self.noise + daily_drift(self.item)
+        now, capacity = self._level_ts, self.item.capacity
+        above = below = math.inf
+        for _, (low_ts, low), (high_ts, high) in self._extremes:
+            wander = CALIBRATION_DOUBTS * per_hour
+            above = min(above, max(low, 0.0) + wander * ((now - low_ts) / timedelta(hours=1)))
+            below = min(
+                below, max(capacity - high, 0.0) + wander * ((now - high_ts) / timedelta(hours=1))
+            )
+        return max(above, below) + margin
+
+    def _note_extremes(self, ts: datetime, shown: float) -> None:
+        """Keep ``shown`` (the stock a live reading shows, creep taken out) if it is the
+        day's lowest or highest so far."""
+        day = hour_of(ts) // 24
+        if self._extremes and self._extremes[-1][0] == day:
+            _, low, high = self._extremes[-1]
+            if low[1] <= shown <= high[1]:
+                return
+            self._extremes[-1] = (
+                day,
+                (ts, shown) if shown < low[1] else low,
+                (ts, shown) if shown > high[1] else high,
+            )
+        else:
+            self._extremes.append((day, (ts, shown), (ts, shown)))
+
+    def _shift_extremes(self, offset: float) -> None:
+        """The zero is believed ``offset`` higher at once: each kept level shows that much
+        less stock."""
+        kept = [
+            (day, (lt, low - offset), (ht, high - offset))
+            for day, (lt, low), (ht, high) in self._extremes
+        ]
+        self._extremes = deque(kept, maxlen=EXTREME_DAYS)
 
     def _measured_wander(self) -> float | None:
         """How far the zero may have moved since it was last known, where the quiet
@@ -359,12 +430,16 @@ class LevelEstimator:
 
     def _could_have_drifted(self, shift: float) -> bool:
         """Whether the zero may have moved by ``shift`` since it was last known."""
-        return shift <= CALIBRATION_DOUBTS * self._wander()
+        wander = self._wander()
+        bound = self._extreme_bound(wander)
+        limit = CALIBRATION_DOUBTS * wander
+        return shift <= (limit if bound is None else min(limit, bound))
 
     def _zero_is(self, offset: float, ts: datetime) -> None:
         """The sensor's zero is known: it reads ``offset`` high (negative: low) at ``ts``."""
         self.offset, self._zero_offset, self._zero_at = offset, offset, ts
         self._taken_back = False
+        self._extremes.clear()
         self._zeros.append((ts, offset))
         self._calibrate()
 
@@ -661,6 +736,7 @@ class LevelEstimator:
         over = self._believed(level) - self.item.capacity
         if over > self._refill_tolerance() and self._could_have_drifted(over):
             self.offset += over
+            self._shift_extremes(over)
             return True
         return False
 
@@ -915,6 +991,8 @@ class LevelEstimator:
         self._back_date(ts)
         self._consume(ts, quantity + hidden)
         self._level, self._level_ts = level, ts
+        if not self.credit:  # a sensor proven to read low shows nothing of the zero
+            self._note_extremes(ts, level - self.offset)
         if pinned is not None:
             self._unpin(pinned, ts, value)
 
@@ -951,6 +1029,7 @@ class LevelEstimator:
         if behind <= self._use_threshold():
             return
         self.offset += behind
+        self._shift_extremes(behind)
         self._taken_back = True
         start = max(self._zero_at, ts - HISTORY)
         self._spread(start, ts, behind * ((ts - start) / (ts - self._zero_at)))
@@ -961,7 +1040,7 @@ class LevelEstimator:
 
     def _pinned(self, ts: datetime, value: float) -> datetime | None:
         """When a meter that starts to count a fresh pack at ``ts`` began to show it
-        full, if that was a day of use or more ago: it sat at the end of its scale.
+        full (if that was a day of use or more ago, it sat at the end of its scale).
 
         A meter reads exactly a full pack only at the end of its scale; a reading a
         little under it is the meter counting (far under it, a spike, or a stuck meter
@@ -971,7 +1050,7 @@ class LevelEstimator:
         if since is None or value >= self.item.pack_size or not self._at_full_scale(value):
             return None
         self._pinned_since = None
-        return since if ts - since >= PINNED else None
+        return since
 
     def _unpin(self, since: datetime, ts: datetime, value: float) -> None:
         """A meter counts again at ``ts`` after showing a fresh pack full since ``since``.
@@ -980,12 +1059,18 @@ class LevelEstimator:
         shows a fresh pack full until that much has run through it, and a spent one as
         that much left. The household's usual use went on meanwhile, unseen: the meter
         now reads that much more than there is, and that is where its zero is.
+
+        One that counts within a day (:data:`PINNED`) shows its zero all the same, as a
+        full store does a load cell's: no higher than the use it may have missed, no
+        lower than a fresh pack's full scale. Else no fresh cartridge ever showed a
+        meter that does not creep its zero, the doubt about it grew for good, and after
+        half a year a cartridge was ordered every four days with 140 L of 150 left.
         """
         used = self._usual_use(since) * ((ts - since) / timedelta(hours=1))
         shift = value - (self.item.pack_size - used)
         before, self.credit = self.offset, 0.0
-        if shift > self._use_threshold():
-            self._zero_is(shift, ts)
+        if ts - since < PINNED or shift > self._use_threshold():
+            self._zero_is(max(shift, 0.0), ts)
         self._spread(since, ts, self.offset - before)
 
     def _usual_use(self, before: datetime) -> float:
