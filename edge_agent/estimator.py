@@ -368,16 +368,16 @@ class LevelEstimator:
         if not self._extremes or self._level_ts is None:
             return None
         hours = self._hours_since_zero()
-        per_hour = doubt / hours if hours > 0 else 0.0
-        margin = CALIBRATION_DOUBTS * self.noise + daily_drift(self.item)
+        # How far the zero may wander in an hour, as the doubt has grown since known.
+        wander = CALIBRATION_DOUBTS * doubt / hours if hours > 0 else 0.0
         now, capacity = self._level_ts, self.item.capacity
-        above = below = math.inf
-        for _, (low_ts, low), (high_ts, high) in self._extremes:
-            wander = CALIBRATION_DOUBTS * per_hour
-            above = min(above, max(low, 0.0) + wander * ((now - low_ts) / timedelta(hours=1)))
-            below = min(
-                below, max(capacity - high, 0.0) + wander * ((now - high_ts) / timedelta(hours=1))
-            )
+
+        def since(ts: datetime) -> float:
+            return wander * ((now - ts) / timedelta(hours=1))
+
+        above = min(max(low, 0.0) + since(ts) for _, (ts, low), _ in self._extremes)
+        below = min(max(capacity - high, 0.0) + since(ts) for _, _, (ts, high) in self._extremes)
+        margin = CALIBRATION_DOUBTS * self.noise + daily_drift(self.item)
         return max(above, below) + margin
 
     def _note_extremes(self, ts: datetime, shown: float) -> None:
