@@ -260,6 +260,8 @@ class LevelEstimator:
         #: Each day's lowest and highest stock the readings showed since the zero was
         #: known, creep taken out: (day, (ts, low), (ts, high)). They bound the zero.
         self._extremes: deque[_Extremes] = deque(maxlen=EXTREME_DAYS)
+        #: The last bound worked out from them, and what it was worked out for.
+        self._bound: tuple[tuple[object, ...], float] | None = None
         #: Stock that a confirmed delivery proved and the readings do not show, because
         #: the sensor reads low; a refill the readings show later takes it back.
         self.credit = 0.0
@@ -367,6 +369,19 @@ class LevelEstimator:
         """
         if not self._extremes or self._level_ts is None:
             return None
+        # Asked many times a decision, and the same until a reading comes or the kept
+        # levels move.
+        key = (
+            self._level_ts,
+            doubt,
+            self.noise,
+            self._zero_at,
+            self._extremes[-1],
+            len(self._extremes),
+            self._extremes[0],
+        )
+        if self._bound is not None and self._bound[0] == key:
+            return self._bound[1]
         hours = self._hours_since_zero()
         # How far the zero may wander in an hour, as the doubt has grown since known.
         wander = CALIBRATION_DOUBTS * doubt / hours if hours > 0 else 0.0
@@ -378,7 +393,9 @@ class LevelEstimator:
         above = min(max(low, 0.0) + since(ts) for _, (ts, low), _ in self._extremes)
         below = min(max(capacity - high, 0.0) + since(ts) for _, _, (ts, high) in self._extremes)
         margin = CALIBRATION_DOUBTS * self.noise + daily_drift(self.item)
-        return max(above, below) + margin
+        bound = max(above, below) + margin
+        self._bound = (key, bound)
+        return bound
 
     def _note_extremes(self, ts: datetime, shown: float) -> None:
         """Keep ``shown`` (the stock a live reading shows, creep taken out) if it is the
@@ -404,6 +421,7 @@ class LevelEstimator:
             for day, (lt, low), (ht, high) in self._extremes
         ]
         self._extremes = deque(kept, maxlen=EXTREME_DAYS)
+        self._bound = None
 
     def _measured_wander(self) -> float | None:
         """How far the zero may have moved since it was last known, where the quiet
