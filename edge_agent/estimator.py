@@ -260,8 +260,9 @@ class LevelEstimator:
         #: Each day's lowest and highest stock the readings showed since the zero was
         #: known, creep taken out: (day, (ts, low), (ts, high)). They bound the zero.
         self._extremes: deque[_Extremes] = deque(maxlen=EXTREME_DAYS)
-        #: The last bound worked out from them, and what it was worked out for.
-        self._bound: tuple[tuple[object, ...], float] | None = None
+        #: The last bound worked out from them: (level's time, doubt), bound. Dropped
+        #: whenever they change.
+        self._bound: tuple[tuple[datetime, float], float] | None = None
         #: Stock that a confirmed delivery proved and the readings do not show, because
         #: the sensor reads low; a refill the readings show later takes it back.
         self.credit = 0.0
@@ -369,17 +370,9 @@ class LevelEstimator:
         """
         if not self._extremes or self._level_ts is None:
             return None
-        # Asked many times a decision, and the same until a reading comes or the kept
-        # levels move.
-        key = (
-            self._level_ts,
-            doubt,
-            self.noise,
-            self._zero_at,
-            self._extremes[-1],
-            len(self._extremes),
-            self._extremes[0],
-        )
+        # Asked many times a decision, and the same until a reading comes (which also
+        # moves the noise) or the kept levels change.
+        key = (self._level_ts, doubt)
         if self._bound is not None and self._bound[0] == key:
             return self._bound[1]
         hours = self._hours_since_zero()
@@ -401,6 +394,7 @@ class LevelEstimator:
         """Keep ``shown`` (the stock a live reading shows, creep taken out) if it is the
         day's lowest or highest so far."""
         day = hour_of(ts) // 24
+        self._bound = None
         if self._extremes and self._extremes[-1][0] == day:
             _, low, high = self._extremes[-1]
             if low[1] <= shown <= high[1]:
@@ -458,6 +452,7 @@ class LevelEstimator:
         self.offset, self._zero_offset, self._zero_at = offset, offset, ts
         self._taken_back = False
         self._extremes.clear()
+        self._bound = None
         self._zeros.append((ts, offset))
         self._calibrate()
 
