@@ -654,7 +654,9 @@ class LevelEstimator:
         whole number of packs (packs left out of the delivery); else it is a use, a
         short delivery, or not this delivery. A delivery that reads more than the store
         holds, the other way round, shows the zero crept up (a rise of whole packs
-        showed it at once; one that ran the store over shows it here).
+        showed it at once; one that ran the store over shows it here). One that shows
+        short and reads the store full, as near as a refill shows its size, ran it over
+        with the zero where it is believed: the zero is known again there.
 
         A refill that ended a silence (:meth:`unseen_since`) rose by the delivery less
         the use meanwhile, which only the forecast can put a figure on (``unseen``):
@@ -673,9 +675,16 @@ class LevelEstimator:
             return  # it filled the store, and the zero crept up
         capacity, tolerance = self.item.capacity, self._refill_tolerance()
         believed = self._believed(level)
-        if rise >= quantity - tolerance or believed >= capacity - tolerance:
-            return
         shift = capacity - believed
+        if rise >= quantity - tolerance or shift < -tolerance:
+            return
+        if shift <= tolerance:
+            # It ran over and reads full: the zero is where it is believed, as near as a
+            # refill shows its size. Left to grow, the doubt would order early, and a
+            # store kept full that way never reads low enough to bound it.
+            if daily_drift(self.item) and not self.item.metered:
+                self._zero_is(self.offset, refill.ts)
+            return
         # The shop's word that this was the delivery, and no packs left out of it.
         unexplained = confirmed and not self._packs(rise)
         sudden = unexplained and quantity - rise > self._sudden_use()

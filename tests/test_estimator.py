@@ -604,6 +604,34 @@ def test_a_delivery_that_runs_the_store_over_shows_its_zero_crept_down() -> None
     assert estimator.drift < 0.01 * doubt
 
 
+@pytest.mark.parametrize("creep", [0, 2, -2])
+def test_a_delivery_that_runs_the_store_over_and_reads_it_full_shows_its_zero(creep: float) -> None:
+    """A gauge whose zero has hardly moved (0 or 2 ml a day, both ways) reads 600 ml
+    after 20 days; two bottles come, 3 L into a 3 L tank: it ran over, and reads full,
+    within what a refill may show off its size. So the zero is where it was believed,
+    and the doubt about it starts afresh; before, it went on growing, and a tank kept
+    full by the orders it made earlier was never low enough to bound it
+    (`laundry_day`'s detergent, over a year: a 3 L bottle every few days from July,
+    59% of what came thrown away)."""
+    estimator, level = creeping_detergent(creep)
+    doubt, offset = estimator.drift, estimator.offset
+    assert doubt > 50
+    level = deliver(estimator, level, creep, packs=2, confirmed=True)
+    assert level == DETERGENT.capacity
+    assert estimator.offset == pytest.approx(offset, abs=45)
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(DETERGENT.capacity, abs=50)
+    assert estimator.drift < 0.05 * doubt
+
+
+def test_a_bottle_that_fits_says_nothing_of_the_zero() -> None:
+    """One bottle into a tank with room for it shows whole: nothing of the zero."""
+    estimator, level = creeping_detergent(0)
+    doubt = estimator.drift
+    deliver(estimator, level, 0, packs=1, ordered=1, confirmed=True)
+    assert estimator.drift >= doubt
+
+
 def test_a_hand_on_a_full_shelf_for_two_readings_is_not_taken_for_a_crept_zero() -> None:
     """Milk standing at 3.9 kg for 30 days (the zero may have wandered 240 g by then),
     then a hand on the shelf over two readings, 700 g more: more than the shelf holds,
