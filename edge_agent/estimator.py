@@ -676,7 +676,7 @@ class LevelEstimator:
         capacity, tolerance = self.item.capacity, self._refill_tolerance()
         believed = self._believed(level)
         shift = capacity - believed
-        if rise >= quantity - tolerance or shift < -tolerance:
+        if rise >= quantity - self._rise_tolerance() or shift < -tolerance:
             return
         if shift <= tolerance:
             # It ran over and reads full: the zero is where it is believed, as near as a
@@ -718,7 +718,9 @@ class LevelEstimator:
         was used since. A spike read since may have been the delivery with a use: up, a
         use just after it (the pot eaten as the rest were put away); down, a use just
         before it (a jug of juice poured half an hour before the shopping came, so the
-        readings fell and came back). Then nothing is known.
+        readings fell and came back). Then nothing is known; nor while a rise read since
+        waits for the next reading to confirm it (the scale read the delivery once, then
+        dropped out): the readings may yet show it, and how full the store is.
 
         If that is more than the store holds, the store ran over: it was full, and a
         zero that drifts has crept down by what the readings show short of that. Left
@@ -730,6 +732,7 @@ class LevelEstimator:
         if (
             self._level is None
             or self._spiked_since(since)
+            or (self._pending is not None and self._pending[0] >= since)
             or not daily_drift(self.item)  # a counter's zero does not creep
             or self.item.metered  # a new cartridge replaces the old: it never runs over
             or came_to < self.item.capacity - self._refill_tolerance()
@@ -1118,6 +1121,11 @@ class LevelEstimator:
     def _refill_tolerance(self) -> float:
         """How far a refill may show off its true size: the sensor's noise, a small use."""
         return max(4 * self.noise, SHORT_DELIVERY * self.item.pack_size)
+
+    def _rise_tolerance(self) -> float:
+        """How far a refill's rise, read from one reading to the next, may show off its
+        true size: as noisy as both readings, or a small use."""
+        return max(4 * math.sqrt(2) * self.noise, SHORT_DELIVERY * self.item.pack_size)
 
     @property
     def use_floor(self) -> float:
