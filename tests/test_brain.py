@@ -442,9 +442,9 @@ def test_a_delivery_read_full_once_before_a_dropout_is_not_a_store_run_over_from
     once, full, then drops out for eight hours, past the shop's word and its grace. That
     one reading is a rise not yet confirmed: the readings may yet show the delivery, and
     do, full, with the zero where it was. Taken for a store run over from the level
-    before it, the zero was put the carton's shortfall down, and the shelf believed that
-    much fuller than it was (`faulty_sensors` over a year, the yogurt: 495 g believed
-    for three weeks that was not there, in a trial)."""
+    before it, the zero was put down by what the carton seemed to show short, and the
+    shelf believed that much fuller than it was (`faulty_sensors` over a year, the
+    yogurt: 495 g believed for three weeks that was not there, in a trial)."""
     rng = random.Random(6)
     brain = Brain("h", [MILK])
     lines = (LinePlan("milk", 1, "due now"),)
