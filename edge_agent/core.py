@@ -150,18 +150,20 @@ class _OpenOrder:
         ``ts``: a refill then is this delivery, however short it shows."""
         return self.delivered_at is not None and abs(ts - self.delivered_at) <= DELIVERY_GRACE
 
-    def still_expected(self, item: ItemSpec, now: datetime, heard: datetime | None) -> bool:
-        """Whether its ``item`` may still arrive, by ``now``, its sensor last heard at ``heard``.
+    def still_expected(
+        self, now: datetime, heard: datetime | None, items: dict[str, ItemSpec]
+    ) -> bool:
+        """Whether it may still arrive, by ``now``, an item's sensor last heard at ``heard``.
 
-        It may if it is held, not :data:`OVERDUE` past its longest lead time, or due
-        only since the sensor went silent: a sensor that has not reported since a
-        delivery was due cannot have shown it missing.
+        It may if it is held, if the shop said it came (its refills may not show yet),
+        not :data:`OVERDUE` past its longest lead time (its slowest line's: lines ordered
+        together come together), or due only since the sensor went silent: a sensor
+        that has not reported since a delivery was due cannot have shown it missing.
         """
-        if self.decision.awaiting_approval:
+        if self.decision.awaiting_approval or self.delivered_at is not None:
             return True
-        due = (self.approved_at or self.decision.created_at) + timedelta(
-            hours=item.lead_time_hours.max
-        )
+        slowest = max(items[line.item].lead_time_hours.max for line in self.decision.lines)
+        due = (self.approved_at or self.decision.created_at) + timedelta(hours=slowest)
         return now < due + OVERDUE or heard is None or heard < due
 
 
@@ -483,7 +485,8 @@ class Brain:
     def on_the_way(self, item_id: str, now: datetime) -> float:
         """Quantity of ``item_id`` ordered and not yet seen arriving.
 
-        An order overdue by ``OVERDUE`` past its longest lead time stops counting, so
+        An order overdue by ``OVERDUE`` past its slowest line's longest lead time stops
+        counting (unless the shop said it came, for its grace), so
         a delivery that went unseen cannot keep the item from being ordered forever;
         but not while the item's sensor has been silent since it was due, or a sensor
         that went offline would have the item ordered again and again.
@@ -493,7 +496,7 @@ class Brain:
         return sum(
             order.coming(item)
             for order in self._open.values()
-            if order.still_expected(item, now, heard)
+            if order.still_expected(now, heard, self.items)
             and (order.delivered_at is None or now - order.delivered_at < DELIVERY_GRACE)
         )
 

@@ -791,6 +791,36 @@ def test_an_order_counts_on_while_the_sensor_is_silent_past_its_due_time() -> No
     assert brain.on_the_way("milk", overdue) < packs * MILK.pack_size
 
 
+def test_a_bottle_the_shop_says_came_is_not_ordered_again_before_it_shows() -> None:
+    """A detergent bottle (24-72 h) ordered with a water filter cartridge (48-120 h)
+    comes with it, as late as the cartridge can: 119 h 45 min on. A quarter of an hour
+    later the order is two days past the bottle's own longest lead time, and stopped
+    counting as on its way, though the shop had said it came: before the gauge showed
+    it, the agent ordered another bottle, which ran the tank over (`holiday` over a
+    year: 1.2 L thrown away). An order the shop says came counts until its grace is
+    over, and a line is expected as late as the order's slowest."""
+    brain = Brain("h", [DETERGENT, WATER_FILTER])
+    sent = T0 + timedelta(days=1)
+    lines = (LinePlan("detergent", 1, "due now"), LinePlan("water_filter", 1, "fits"))
+    brain.track(OrderDecision(request_id="r1", created_at=sent, lines=lines))
+    came = sent + timedelta(hours=119, minutes=45)
+    detergent, litres, ordered = 800.0, 100.0, []
+    for step in range(7 * 24 * 4):
+        now = T0 + timedelta(minutes=15 * step)
+        if now == came:
+            brain.update_status("r1", "delivered", now)
+            detergent, litres = detergent + 1500, 150.0
+        detergent -= 100 / 96
+        litres -= 3 / 96
+        if step % 4 == 0:
+            read = (("detergent", detergent, "ml"), ("water_filter", litres, "L"))
+            for item, value, unit in read:
+                reading = Reading(ts=now, value=round(value, 1), unit=unit, seq=step)
+                brain.observe(item, reading, now)
+        ordered += [line.item for order in brain.decide(now) for line in order.lines]
+    assert "detergent" not in ordered
+
+
 def delivered_while_silent(brain: Brain, silent_from: datetime, *hours: int) -> datetime:
     """A carton of milk ordered for each of ``hours``, delivered that many hours after the
     sensor fell silent at ``silent_from``. Returns when the last one's grace is over."""
