@@ -676,7 +676,7 @@ class LevelEstimator:
         capacity, tolerance = self.item.capacity, self._refill_tolerance()
         believed = self._believed(level)
         shift = capacity - believed
-        if rise >= quantity - self._rise_tolerance() or shift < -tolerance:
+        if rise >= quantity - self._refill_tolerance(readings=2) or shift < -tolerance:
             return
         if shift <= tolerance:
             # It ran over and reads full: the zero is where it is believed, as near as a
@@ -1118,14 +1118,10 @@ class LevelEstimator:
         """The stock believed: what the readings show, and what a delivery proved."""
         return self._shown(level) + self.credit
 
-    def _refill_tolerance(self) -> float:
-        """How far a refill may show off its true size: the sensor's noise, a small use."""
-        return max(4 * self.noise, SHORT_DELIVERY * self.item.pack_size)
-
-    def _rise_tolerance(self) -> float:
-        """How far a refill's rise, read from one reading to the next, may show off its
-        true size: as noisy as both readings, or a small use."""
-        return max(4 * math.sqrt(2) * self.noise, SHORT_DELIVERY * self.item.pack_size)
+    def _refill_tolerance(self, readings: int = 1) -> float:
+        """How far a refill may show off its true size: the sensor's noise, a small use.
+        A rise read from one reading to the next (``readings=2``) is as noisy as both."""
+        return max(4 * math.sqrt(readings) * self.noise, SHORT_DELIVERY * self.item.pack_size)
 
     @property
     def use_floor(self) -> float:
