@@ -564,10 +564,15 @@ class Brain:
                     due.append((item, line))
             elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
                 reason = f"joins this delivery as due within {days} days"
+                if coming:
+                    reason += f" even with the {coming:g} {item.unit} on the way"
                 soon.append((item, run_out, reason, True))
             elif item.shelf_life_days is None:
                 # It keeps: a pack that fits now saves a delivery of its own later.
-                soon.append((item, run_out, "joins this delivery as a whole pack fits", False))
+                reason = "joins this delivery as a whole pack fits"
+                if coming:
+                    reason += f" beside the {coming:g} {item.unit} on the way"
+                soon.append((item, run_out, reason, False))
         groups: dict[float, list[LinePlan]] = {}
         for item, line in due:
             groups.setdefault(item.lead_time_hours.max, []).append(line)

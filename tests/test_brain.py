@@ -217,6 +217,30 @@ def test_an_item_that_keeps_joins_a_delivery_whenever_a_pack_fits() -> None:
     assert "as a whole pack fits" in order.lines[1].explanation
 
 
+def test_an_item_joining_beside_stock_on_its_way_says_so() -> None:
+    """Milk with a carton on its way, still due within days, joins a juice order: its
+    explanation names the carton, or a second milk order before the first came would read
+    as a double order."""
+    juice = msgspec.structs.replace(MILK, id="juice", shelf_life_days=None, cycle_days=1.0)
+    brain = Brain("h", [MILK, juice])
+    stock = {"milk": 2600.0, "juice": 3000.0}
+    per_day = {"milk": 400.0, "juice": 1000.0}
+    milk_lines: list[tuple[int, LinePlan]] = []
+    for hour in range(24 * 5):  # nothing is delivered: every order stays on its way
+        now = T0 + timedelta(hours=hour)
+        for item_id in stock:
+            stock[item_id] = max(stock[item_id] - per_day[item_id] / 24, 0.0)
+            reading = Reading(ts=now, value=round(stock[item_id]), unit="g", seq=hour)
+            brain.observe(item_id, reading, now)
+        for decision in brain.decide(now):
+            milk_lines += [(hour, line) for line in decision.lines if line.item == "milk"]
+    (_, first), (_, second) = milk_lines
+    assert "joins this delivery as due within 3 days (" in first.explanation
+    assert "joins this delivery as due within 3 days even with the 1000 g on the way" in (
+        second.explanation
+    )
+
+
 def test_quick_item_does_not_join_a_slow_delivery_it_cannot_wait_for() -> None:
     """Milk due within days stays out of a coffee order that could come after it runs out.
 
