@@ -271,6 +271,9 @@ class LevelEstimator:
         #: The part of the credit that is deliveries made while the sensor was silent:
         #: its next readings show them (less the use meanwhile), so it goes then.
         self._silent_credit = 0.0
+        #: The first reading after that silence, until one differs from it: a sensor
+        #: that stuck while silent repeats a value from before the deliveries.
+        self._back_from_silence: float | None = None
         #: Net consumption per hour (hour index -> quantity).
         self.hourly: dict[int, float] = {}
         #: Hours in which the item was (nearly) empty, so demand went unseen.
@@ -538,6 +541,7 @@ class LevelEstimator:
             self._level, self._level_ts, self._last_value = value, ts, value
             return None
         refill = None
+        believed = self._believed(self._level)
         if self._pending is not None:
             pending_ts, pending, heard_before = self._pending
             self._pending = None
@@ -568,8 +572,21 @@ class LevelEstimator:
             self._pending = (ts, value, heard)
         else:
             self._accept(ts, value, off_beat=off_beat)
-        if self._level_ts != dated:  # the readings show the level again
-            self._silence_shown()
+        if self._level_ts != dated:
+            # The readings show the level again, and with it the deliveries credited in
+            # the silence (less the use meanwhile). If they show less than half of
+            # them, a noisy sensor may have stuck while silent and come back repeating
+            # a value from before them: the credit stays until it shows itself alive (a
+            # later reading that differs from this one) or shows the rise. A counter
+            # repeats itself whenever nothing is used: its reading is believed.
+            shows = self._shown(self._level) - (believed - self._silent_credit)
+            missing = (
+                self._silent_credit > 0 and shows < self._silent_credit / 2 and self._seldom_repeats
+            )
+            if self._back_from_silence is None and missing:
+                self._back_from_silence = value
+            elif value != self._back_from_silence:
+                self._silence_shown()
         return refill
 
     def _heard_after(self, gap: float) -> bool:
@@ -611,6 +628,7 @@ class LevelEstimator:
         """The readings show the level again after a silence: deliveries credited
         meanwhile are in them, less the use meanwhile. Returns the credit taken back."""
         shown, self._silent_credit = min(self._silent_credit, self.credit), 0.0
+        self._back_from_silence = None
         self.credit -= shown
         return shown
 
@@ -924,9 +942,13 @@ class LevelEstimator:
         A sensor that does not repeat itself one time in three, repeating itself
         :data:`STUCK_RUN` times in a row, is more likely stuck than unlucky.
         """
-        if self._run < STUCK_RUN or len(self._repeats) < 8:
-            return False
-        return sum(self._repeats) / len(self._repeats) < 1 / 3
+        return self._run >= STUCK_RUN and self._seldom_repeats
+
+    @property
+    def _seldom_repeats(self) -> bool:
+        """Whether the sensor repeats itself less than one time in three (a noisy one,
+        not a counter or a quiet gauge), over enough readings to tell."""
+        return len(self._repeats) >= 8 and sum(self._repeats) / len(self._repeats) < 1 / 3
 
     def _pass_blind_time(self, ts: datetime) -> None:
         """The readings showed nothing from the level's time until ``ts``: what was used
