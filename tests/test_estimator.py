@@ -363,6 +363,25 @@ def test_stock_believed_from_a_delivery_is_taken_back_when_the_readings_show_it(
     assert estimator.estimate.level == 1500
 
 
+def test_an_egg_tray_back_from_a_silence_is_believed_at_its_first_count() -> None:
+    """A box credited while the tray was silent, and the tray back with its count from
+    before: a counter repeats itself whenever no egg is used, so a repeat is no sign of a
+    stuck sensor (as it is on a noisy cell) and the first count back is believed. Held
+    until the count changed, the box stayed believed until an egg was used, and on
+    `faulty_sensors --seed 18` the orders moved and the milk ran out 2.6 hours."""
+    estimator = LevelEstimator(EGGS)
+    counts = [20 - hour // 6 for hour in range(30)]  # an egg every six hours
+    feed(estimator, counts)
+    estimator.believe(T0 + timedelta(hours=36), counts[-1] - 1 + 10, silent=True)
+    assert estimator.estimate is not None
+    assert estimator.estimate.level == pytest.approx(25, abs=1)
+    estimator.observe(T0 + timedelta(hours=40), 14)  # back: the box is not in the tray
+    assert estimator.credit == 0
+    for hour in range(41, 44):
+        estimator.observe(T0 + timedelta(hours=hour), 14)
+    assert estimator.estimate.level == 14
+
+
 def test_believed_stock_never_lowers_what_the_readings_show() -> None:
     estimator = LevelEstimator(MILK)
     feed(estimator, [2500, 2500, 2500])
