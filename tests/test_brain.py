@@ -241,6 +241,28 @@ def test_an_item_joining_beside_stock_on_its_way_says_so() -> None:
     )
 
 
+def test_an_item_that_keeps_joining_beside_stock_on_its_way_says_so() -> None:
+    """Rice, weeks from due with a bag on its way, joins the first milk order as a whole
+    pack still fits: its explanation names the bag on its way."""
+    rice = msgspec.structs.replace(RICE, cycle_days=10.0)
+    brain = Brain("h", [MILK, rice])
+    bag = (LinePlan("rice", 1, "due now"),)
+    brain.track(OrderDecision(request_id="r1", created_at=T0, lines=bag))
+    stock = {"milk": 2000.0, "rice": 2000.0}
+    per_day = {"milk": 400.0, "rice": 100.0}
+    orders: list[OrderDecision] = []
+    for hour in range(48):  # the bag does not come meanwhile
+        now = T0 + timedelta(hours=hour)
+        for item_id in stock:
+            stock[item_id] -= per_day[item_id] / 24
+            reading = Reading(ts=now, value=round(stock[item_id]), unit="g", seq=hour)
+            brain.observe(item_id, reading, now)
+        orders += brain.decide(now)
+    first = orders[0]
+    assert [line.item for line in first.lines] == ["milk", "rice"]
+    assert "as a whole pack fits beside the 1000 g on the way" in first.lines[1].explanation
+
+
 def test_quick_item_does_not_join_a_slow_delivery_it_cannot_wait_for() -> None:
     """Milk due within days stays out of a coffee order that could come after it runs out.
 
