@@ -678,8 +678,8 @@ class Brain:
     def _believe_delivery(self, order: _OpenOrder, delivered_at: datetime, now: datetime) -> None:
         """The shop delivered ``order`` and its grace is over: what the readings never
         showed is on the shelf all the same, less the use seen since (for a sensor below
-        its scale, which shows nothing, on top of what was surely there before; for one
-        silent since before it came, on top of the level projected from its last
+        its scale that has shown nothing since, on top of what was surely there before;
+        for one silent since before it came, on top of the level projected from its last
         reading, so that two deliveries in one silence both count). If the
         readings were sound when it came, and they and it make more than the store
         holds, the store ran over: it is full, and that shows where a drifting sensor's
@@ -708,10 +708,12 @@ class Brain:
                 estimator.believe(now, level + since, silent=True)
                 self._note_silent_delivery(line.item, delivered_at, line.packs * item.pack_size)
                 continue
-            if estimator.below_scale:
-                # Readings show nothing: what the forecast says was surely there (at the
-                # service level: a slow forecast must not believe milk that is gone),
-                # and what came.
+            shown = estimator.back_on_scale_at
+            if estimator.below_scale and (shown is None or shown < delivered_at):
+                # Readings showed nothing since it came (one that lifted them off the
+                # bottom is in the level they showed, however soon a use took them below
+                # again): what the forecast says was surely there (at the service level:
+                # a slow forecast must not believe milk that is gone), and what came.
                 z = -self.settings.z(item)
                 before = 0.0 if run_out is None else run_out.level_at(now, z)
                 estimator.believe(now, min(before + line.packs * item.pack_size, item.capacity))

@@ -238,6 +238,7 @@ class LevelEstimator:
         self._repeats: deque[bool] = deque(maxlen=NOISE_SAMPLES)
         self._run = 0  # readings in a row exactly equal to the last
         self._below_scale = False  # the last reading at the bottom of a crept-down scale
+        self.back_on_scale_at: datetime | None = None  # when readings last left the bottom
         #: When a meter last showed a fresh pack full, while it shows no use of it.
         self._pinned_since: datetime | None = None
         #: Runs of readings with no use between them, for the tare creep.
@@ -964,6 +965,7 @@ class LevelEstimator:
         now on."""
         self._pass_blind_time(ts)
         self._below_scale, self.credit = False, 0.0
+        self.back_on_scale_at = ts
         self._quiet.close()
         self._window.clear()
         self._window.append(value)

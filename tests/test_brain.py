@@ -731,32 +731,38 @@ def test_an_order_that_comes_before_an_earlier_one_leaves_that_one_on_its_way(
 
 
 def creeping_tank(
-    *, creep: float, days: int, stuck_over_first: bool = False, seed: int = 3
+    *,
+    creep: float,
+    days: int,
+    stuck_over_first: bool = False,
+    seed: int = 3,
+    wash: float = 100,
 ) -> tuple[Brain, float, int]:
-    """A detergent tank (3 L, bottles of 1.5 L) used 100 ml each evening, read every 30
-    minutes by a gauge whose zero creeps down ``creep`` ml a day; each order comes 48 h
-    after it is placed. With ``stuck_over_first`` the gauge sticks from 6 h before the
+    """A detergent tank (3 L, bottles of 1.5 L) used ``wash`` ml each evening, read every
+    30 minutes by a gauge whose zero creeps down ``creep`` ml a day; each order comes 48
+    h after it is placed. With ``stuck_over_first`` the gauge sticks from 6 h before the
     first delivery until 30 h after it, so the readings never show it come.
 
-    Returns the brain, the millilitres spilled over the top, and the hours it was empty.
+    Returns the brain, the millilitres spilled over the top, and the readings (half
+    hours) that found it empty.
     """
     rng = random.Random(seed)
     brain = Brain("h", [DETERGENT])
-    true_level, spilled, out_hours = 1800.0, 0.0, 0
+    true_level, spilled, empty = 1800.0, 0.0, 0
     coming: list[tuple[datetime, OrderDecision]] = []
     stuck: tuple[datetime, datetime] | None = None
     value = 0
     for step in range(days * 24 * 2):
         now = T0 + timedelta(minutes=30 * step)
         if step % 48 == 40:
-            true_level = max(true_level - 100, 0.0)  # a wash in the evening
+            true_level = max(true_level - wash, 0.0)  # a wash in the evening
         for arrive, decision in [c for c in coming if c[0] <= now]:
             coming.remove((arrive, decision))
             true_level += 1500 * decision.lines[0].packs
             spilled += max(true_level - 3000, 0.0)
             true_level = min(true_level, 3000)
             brain.update_status(decision.request_id, "delivered", now)
-        out_hours += true_level == 0
+        empty += true_level == 0
         if stuck is None or not stuck[0] <= now < stuck[1]:
             value = max(round(true_level - creep * step / 48 + rng.gauss(0, 3)), 0)
         brain.observe("detergent", Reading(ts=now, value=value, unit="ml", seq=step), now)
@@ -765,7 +771,7 @@ def creeping_tank(
             if stuck_over_first and stuck is None:
                 stuck = (arrive - timedelta(hours=6), arrive + timedelta(hours=30))
             coming.append((arrive, decision))
-    return brain, spilled, out_hours
+    return brain, spilled, empty
 
 
 def test_a_tank_whose_gauge_creeps_down_is_not_run_over_again_and_again() -> None:
@@ -796,6 +802,18 @@ def test_a_creeping_gauge_stuck_over_a_delivery_still_learns_its_zero(seed: int)
     crept = 70 * (estimate.ts - T0) / timedelta(days=1)
     assert crept > 70 * 45
     assert brain.estimators["detergent"].offset == pytest.approx(-crept, rel=0.1)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_delivery_a_gauge_below_its_scale_showed_is_not_believed_again(seed: int) -> None:
+    """The zero creeps down 40 ml a day and 300 ml go each evening: by day 48 a tank
+    under 1.9 L reads nothing. A bottle into 600 ml lifts the reading just off the
+    bottom, and the evening's wash takes it below again before the delivery is six hours
+    old. The readings showed the bottle come; believed once more on top of the level
+    they showed (as if they had shown nothing), it made the tank full with 1.8 L in it,
+    and the tank ran dry for some 44 hours before the next bottle came."""
+    _, _, empty_readings = creeping_tank(creep=40, days=60, wash=300, seed=seed)
+    assert empty_readings == 0
 
 
 def milk_ordered(*, readings_until: timedelta, days: int = 30) -> tuple[Brain, list[datetime]]:
