@@ -882,9 +882,26 @@ class Brain:
         )
 
     def _match_arrival(self, item_id: str, refill: Refill) -> None:
-        """Match a refill to the open order it delivers, one the shop said came first;
-        with none, it was bought by hand."""
+        """Match a refill to the open order it delivers, one the shop said came first,
+        or to deliveries believed while the sensor was silent; with none, it was bought
+        by hand."""
         item = self.items[item_id]
+        silent = self._silent_deliveries.get(item_id)
+        unseen = None if silent is None else self._unseen(item_id, refill, silent[0])
+        if silent is not None and unseen is not None:
+            # A delivery believed while the sensor was silent, shown now: an order still
+            # open came too only if the refill shows more by what it takes to match one.
+            beyond = refill.quantity - silent[1]
+            if beyond >= ARRIVAL_SHARE * item.pack_size and self._order_arrived(item, refill):
+                return
+            del self._silent_deliveries[item_id]
+            self.estimators[item_id].delivered(refill, silent[1], confirmed=True, unseen=unseen)
+            return
+        if not self._order_arrived(item, refill) and self._bought_by_hand(item, refill):
+            self.bought_by_hand[item_id].append(refill)
+
+    def _order_arrived(self, item: ItemSpec, refill: Refill) -> bool:
+        """Whether ``refill`` is an open order arriving (then it counts as come)."""
         orders = sorted(self._open.values(), key=lambda order: not order.delivered_near(refill.ts))
         for order in orders:
             # A refill before the order could come is groceries bought by hand.
@@ -894,23 +911,15 @@ class Brain:
             # A delivery the shop confirmed may show short: the store ran over.
             confirmed = order.delivered_near(refill.ts)
             if ordered and (refill.quantity >= ARRIVAL_SHARE * ordered or confirmed):
-                order.arrived[item_id] = refill.ts
+                order.arrived[item.id] = refill.ts
                 # Or it came while the sensor was silent, which the refill ended.
-                unseen = self._unseen(item_id, refill, order.delivered_at)
-                self.estimators[item_id].delivered(
+                unseen = self._unseen(item.id, refill, order.delivered_at)
+                self.estimators[item.id].delivered(
                     refill, ordered, confirmed=confirmed or unseen is not None, unseen=unseen
                 )
                 if order.complete:
                     del self._open[order.decision.request_id]
                     if order.delivered_at is None:
                         self._settle(order)
-                return
-        # A delivery believed while the sensor was silent, shown now.
-        silent = self._silent_deliveries.get(item_id)
-        unseen = None if silent is None else self._unseen(item_id, refill, silent[0])
-        if silent is not None and unseen is not None:
-            del self._silent_deliveries[item_id]
-            self.estimators[item_id].delivered(refill, silent[1], confirmed=True, unseen=unseen)
-            return
-        if self._bought_by_hand(item, refill):
-            self.bought_by_hand[item_id].append(refill)
+                return True
+        return False

@@ -924,6 +924,32 @@ def test_deliveries_made_while_the_sensor_is_silent_add_up() -> None:
     assert run_out.level_at(back) == pytest.approx(true_level, abs=50)
 
 
+def test_a_delivery_shown_after_a_silence_is_not_taken_for_the_next_order() -> None:
+    """Two cartons are on order; the first comes while the cell is silent (the Wi-Fi),
+    and is believed when its grace is over. When the cell comes back, its rise shows
+    that carton, not the second: the second is still on its way. Taken for the second,
+    it made the agent order two more at once, which ran the fridge over when the second
+    came (`faulty_sensors --seed 1` over a year: 617 g of milk)."""
+    brain = Brain("h", [MILK])
+    level, step = 1800.0, 17.0  # about 400 g a day, as its cycle says
+    lines = (LinePlan("milk", 1, "due now"),)
+    for n in (1, 2):
+        sent = T0 + timedelta(hours=40 + n)
+        brain.track(OrderDecision(request_id=f"r{n}", created_at=sent, lines=lines))
+    ordered: list[LinePlan] = []
+    for hour in range(90):
+        now = T0 + timedelta(hours=hour)
+        level -= step
+        if hour == 74:
+            level += 1000
+            brain.update_status("r1", "delivered", now)
+        if not 72 <= hour < 84:  # silent meanwhile
+            brain.observe("milk", Reading(ts=now, value=round(level), unit="g", seq=hour), now)
+        ordered += [line for decision in brain.decide(now) for line in decision.lines]
+    assert brain.on_the_way("milk", now) == 1000
+    assert ordered == []
+
+
 def test_a_delivery_made_while_a_stuck_sensor_is_silent_is_not_believed_twice_over() -> None:
     """The cell sticks for a few hours, then goes silent; a carton comes meanwhile. What
     was there (projected from its last sign of life) and the carton are on the shelf,
