@@ -554,7 +554,8 @@ class Brain:
                         " household is home, so it is probably empty whatever the sensor reads"
                     )
                 if coming:
-                    reason = f"the {coming:g} {item.unit} on the way will not last"
+                    late = f"the {coming:g} {item.unit} on the way will not last"
+                    reason = f"{reason}, and {late}" if empty else late
                 # With stock on its way, an order only goes if a pack fits beside it: more
                 # would not arrive sooner, and would not fit when it came.
                 line = self._plan_line(item, run_out, now, reason=reason, required=not coming)

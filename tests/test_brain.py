@@ -558,10 +558,10 @@ def test_no_second_order_that_cannot_fit_beside_the_one_on_its_way() -> None:
     assert brain.decide(now) == []
 
 
-def quiet_coffee(start: float) -> tuple[Brain, datetime]:
+def quiet_coffee(start: float, coffee_item: ItemSpec = COFFEE) -> tuple[Brain, datetime]:
     """Coffee used 60 g each morning for ten days, then no more for five, while the milk
     goes on being used: what ``probably_empty`` sees at the end."""
-    brain = Brain("h", [COFFEE, MILK])
+    brain = Brain("h", [coffee_item, MILK])
     coffee, milk = start, 3500.0
     for hour in range(15 * 24 + 9):  # to just after the last morning
         now = T0 + timedelta(hours=hour)
@@ -587,6 +587,22 @@ def test_an_item_gone_quiet_with_a_clear_level_is_not() -> None:
     taking it for empty bought a tank of detergent a household had half full."""
     brain, now = quiet_coffee(1400)
     assert not brain.probably_empty("coffee", now)
+
+
+def test_an_item_taken_for_empty_with_stock_on_its_way_says_both() -> None:
+    """A hopper taken for empty, with a small bag on its way that will not last: the
+    explanation gives both reasons. Before, it gave the bag alone, and read "coffee has
+    0 g left" beside a hopper that showed 1.1 kg, with nothing to say why
+    (`faulty_sensors --seed 1` over a year)."""
+    brain, now = quiet_coffee(700, msgspec.structs.replace(COFFEE, pack_size=100))
+    assert brain.probably_empty("coffee", now)
+    lines = (LinePlan("coffee", 1, "due now"),)
+    brain.track(OrderDecision(request_id="r1", created_at=now - timedelta(hours=1), lines=lines))
+    (order,) = brain.decide(now)
+    (line,) = [line for line in order.lines if line.item == "coffee"]
+    assert "coffee has 0 g left" in line.explanation
+    assert "probably empty whatever the sensor reads" in line.explanation
+    assert "the 100 g on the way will not last" in line.explanation
 
 
 def test_days_away_are_left_out_of_the_rate_once_the_household_is_back() -> None:
