@@ -539,6 +539,7 @@ class Brain:
             if outlook is None:
                 continue
             run_out, coming, empty = outlook
+            on_way = f"the {coming:g} {item.unit} on the way"
             if is_due(item, run_out, now, self.settings):
                 reason = "due now to arrive in time"
                 dated = run_out.best_before
@@ -554,7 +555,7 @@ class Brain:
                         " household is home, so it is probably empty whatever the sensor reads"
                     )
                 if coming:
-                    late = f"the {coming:g} {item.unit} on the way will not last"
+                    late = f"{on_way} will not last"
                     reason = f"{reason}, and {late}" if empty else late
                 # With stock on its way, an order only goes if a pack fits beside it: more
                 # would not arrive sooner, and would not fit when it came.
@@ -566,13 +567,13 @@ class Brain:
             elif is_due(item, run_out, now + self.settings.consolidate, self.settings):
                 reason = f"joins this delivery as due within {days} days"
                 if coming:
-                    reason += f" even with the {coming:g} {item.unit} on the way"
+                    reason += f" even with {on_way}"
                 soon.append((item, run_out, reason, True))
             elif item.shelf_life_days is None:
                 # It keeps: a pack that fits now saves a delivery of its own later.
                 reason = "joins this delivery as a whole pack fits"
                 if coming:
-                    reason += f" beside the {coming:g} {item.unit} on the way"
+                    reason += f" beside {on_way}"
                 soon.append((item, run_out, reason, False))
         groups: dict[float, list[LinePlan]] = {}
         for item, line in due:
