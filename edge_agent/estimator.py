@@ -762,6 +762,14 @@ class LevelEstimator:
             self._zero_is(self.offset - shift, ts)
         return True
 
+    def rise_waiting(self, since: datetime) -> bool:
+        """Whether a rise read at ``since`` or later waits for the next reading, which
+        tells a refill from a spike."""
+        pending, level = self._pending, self._level
+        return (
+            pending is not None and level is not None and pending[0] >= since and pending[1] > level
+        )
+
     def unseen_since(self, refill: Refill) -> datetime | None:
         """When the reading was that ``refill`` rose from, if it ended a silence (the
         use meanwhile unknown); None if that reading was recent, or not of it."""
