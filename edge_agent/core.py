@@ -58,6 +58,8 @@ LONG_GAPS = 1.5
 #: and if its level is within this many sd of the sensor's doubt of empty.
 USE_RECORD = timedelta(days=7)
 EMPTY_DOUBTS = 3.0
+#: ... and unless its readings fell meanwhile by this share of the use expected then.
+SMALL_USES = 0.5
 #: The household is home when some item was used within this long.
 HOME_ACTIVITY = timedelta(hours=12)
 #: No item used for this long: the household was away (a trip), not using less.
@@ -819,9 +821,11 @@ class Brain:
         its long ones and a day at least, while other items are in use, its shelf is
         taken to be empty; but not before its uses have been seen for a week. Left
         alone: stock that arrived after the last use (seen, or credited from a
-        confirmed delivery), and a level further from empty than :data:`EMPTY_DOUBTS`
-        times the sensor's doubt (its noise and drifted zero) or than half full. A
-        counter has no drifting zero, so its count is believed.
+        confirmed delivery), a level further from empty than :data:`EMPTY_DOUBTS`
+        times the sensor's doubt (its noise and drifted zero) or than half full, and
+        readings that fell since by :data:`SMALL_USES` of the use expected (uses too
+        small to be seen one by one). A counter has no drifting zero, so its count is
+        believed.
         """
         estimator = self.estimators[item_id]
         last, estimate = estimator.last_use, estimator.estimate
@@ -842,6 +846,16 @@ class Brain:
         usual, long = gaps
         if now - last < max(SILENCE_GAPS * usual, LONG_GAPS * long, timedelta(days=1)):
             return False
+        # Readings that fell since as far as the household's use says are that use, in
+        # steps too small to be seen one by one (a cheap cell's noise hides each cup).
+        # An empty store's readings stay where its zero is; a zero creeping down would
+        # have to be as quick as the household.
+        model = self.forecasters[item_id].current_model(now)
+        if model is not None:
+            fell = estimator.consumed_between(last, now)
+            expected = model.rate_per_day * (now - last) / timedelta(days=1)
+            if fell > estimator.use_floor and fell >= SMALL_USES * expected:
+                return False
         others = [e.last_use for i, e in self.estimators.items() if i != item_id]
         return not others or any(
             other is not None and now - other < HOME_ACTIVITY for other in others
