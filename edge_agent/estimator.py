@@ -87,6 +87,11 @@ OFF_BEAT = 0.95
 #: A load cell's or gauge's zero wanders by about this share of its range a day (one
 #: sd): temperature and age. The household simulators draw their drift with this figure.
 DRIFT_PER_DAY = 0.002
+#: ... for up to a season, unseen; then its doubt holds. A cell's creep settles (under
+#: the load it bears, with the temperatures it swings through), and a zero that went on
+#: creeping as fast for months would be seen: the store would read full too soon, or
+#: below its scale.
+ZERO_SETTLES = timedelta(days=90)
 #: A big fall this long before to this long after a lot's best-before date, and no
 #: bigger than what is left of it, is that lot thrown away ...
 EXPIRY_WINDOW = (timedelta(hours=12), timedelta(days=3))
@@ -441,8 +446,10 @@ class LevelEstimator:
         return (self._level_ts - self._zero_at) / timedelta(hours=1)
 
     def _wander(self) -> float:
-        """How far a zero wanders (one sd) from where it was last known until now."""
-        return daily_drift(self.item) * self._hours_since_zero() / 24
+        """How far a zero wanders (one sd) from where it was last known until now: no
+        further than in :data:`ZERO_SETTLES`."""
+        hours = min(self._hours_since_zero(), ZERO_SETTLES / timedelta(hours=1))
+        return daily_drift(self.item) * hours / 24
 
     def _could_have_drifted(self, shift: float) -> bool:
         """Whether the zero may have moved by ``shift`` since it was last known."""

@@ -598,6 +598,25 @@ def test_an_item_whose_readings_fall_in_small_steps_is_not_taken_for_empty() -> 
     assert not brain.probably_empty("coffee", now)
 
 
+def test_a_hopper_months_from_its_last_known_zero_is_not_ordered_weeks_early() -> None:
+    """A hopper used 50 g a day for five months, topped up by hand, its zero never seen
+    again since the first reading. With 1 kg left, 20 days of beans, it is not due: the
+    doubt about its zero grows for a season, then holds. Growing on, it made a bag due
+    with 1,130 g and 20 days of beans in the hopper (`faulty_sensors --seed 1` over a
+    year: the bag, believed as all there was, was ordered again, 842 g run over)."""
+    brain = Brain("h", [COFFEE])
+    level = 1500.0
+    for hour in range(150 * 24 + 1):
+        now = T0 + timedelta(hours=hour)
+        if hour % 24 == 8:
+            level -= 50
+            if level < 600:
+                level += 1000  # bought by hand
+        brain.observe("coffee", Reading(ts=now, value=level, unit="g", seq=hour), now)
+    assert level == pytest.approx(1000, abs=60)
+    assert brain.decide(now) == []
+
+
 def test_an_item_gone_quiet_with_a_clear_level_is_not() -> None:
     """The same silence with 800 g on the scale is a pause in use, not a drifted zero:
     taking it for empty bought a tank of detergent a household had half full."""
