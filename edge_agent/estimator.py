@@ -746,7 +746,9 @@ class LevelEstimator:
         before it (a jug of juice poured half an hour before the shopping came, so the
         readings fell and came back). Then nothing is known; nor while a rise read since
         waits for the next reading to confirm it (the scale read the delivery once, then
-        dropped out): the readings may yet show it, and how full the store is.
+        dropped out): the readings may yet show it, and how full the store is; nor when
+        the readings came back on the scale since (below it, they showed nothing): what
+        they showed before the shop's word may be after the delivery.
 
         If that is more than the store holds, the store ran over: it was full, and a
         zero that drifts has crept down by what the readings show short of that. Left
@@ -759,6 +761,7 @@ class LevelEstimator:
             self._level is None
             or self._spiked_since(since)
             or (self._pending is not None and self._pending[0] >= since)
+            or (self.back_on_scale_at is not None and self.back_on_scale_at >= since)
             or not daily_drift(self.item)  # a counter's zero does not creep
             or self.item.metered  # a new cartridge replaces the old: it never runs over
             or came_to < self.item.capacity - self._refill_tolerance()

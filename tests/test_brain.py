@@ -788,11 +788,14 @@ def creeping_tank(
     stuck_over_first: bool = False,
     seed: int = 3,
     wash: float = 100,
+    news_after_reading: bool = False,
 ) -> tuple[Brain, float, int]:
     """A detergent tank (3 L, bottles of 1.5 L) used ``wash`` ml each evening, read every
     30 minutes by a gauge whose zero creeps down ``creep`` ml a day; each order comes 48
     h after it is placed. With ``stuck_over_first`` the gauge sticks from 6 h before the
-    first delivery until 30 h after it, so the readings never show it come.
+    first delivery until 30 h after it, so the readings never show it come. With
+    ``news_after_reading`` the shop's word that a bottle came follows the reading that
+    shows it.
 
     Returns the brain, the millilitres spilled over the top, and the readings (half
     hours) that found it empty.
@@ -807,16 +810,20 @@ def creeping_tank(
         now = T0 + timedelta(minutes=30 * step)
         if step % 48 == 40:
             true_level = max(true_level - wash, 0.0)  # a wash in the evening
-        for arrive, decision in [c for c in coming if c[0] <= now]:
+        came = [c for c in coming if c[0] <= now]
+        for arrive, decision in came:
             coming.remove((arrive, decision))
             true_level += 1500 * decision.lines[0].packs
             spilled += max(true_level - 3000, 0.0)
             true_level = min(true_level, 3000)
-            brain.update_status(decision.request_id, "delivered", now)
+            if not news_after_reading:
+                brain.update_status(decision.request_id, "delivered", now)
         empty += true_level == 0
         if stuck is None or not stuck[0] <= now < stuck[1]:
             value = max(round(true_level - creep * step / 48 + rng.gauss(0, 3)), 0)
         brain.observe("detergent", Reading(ts=now, value=value, unit="ml", seq=step), now)
+        for _, decision in came if news_after_reading else []:
+            brain.update_status(decision.request_id, "delivered", now)
         for decision in brain.decide(now):
             arrive = now + timedelta(hours=48)
             if stuck_over_first and stuck is None:
@@ -864,6 +871,22 @@ def test_a_delivery_a_gauge_below_its_scale_showed_is_not_believed_again(seed: i
     they showed (as if they had shown nothing), it made the tank full with 1.8 L in it,
     and the tank ran dry for some 44 hours before the next bottle came."""
     _, _, empty_readings = creeping_tank(creep=40, days=60, wash=300, seed=seed)
+    assert empty_readings == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_delivery_that_brought_a_gauge_back_on_its_scale_does_not_show_it_full(
+    seed: int,
+) -> None:
+    """The same tank, but the shop's word that a bottle came follows the reading that
+    shows it: the gauge, below its scale, comes back on it with the bottle in. The
+    level read then is after the bottle, so it and the bottle made more than the tank
+    holds, as if it had run over: the agent then believed the tank 600 ml fuller than
+    it was, and it ran dry for 50-75 hours (`faulty_sensors --seed 30`, in a trial:
+    the milk cell's zero moved 1.9 kg, 60 hours without milk)."""
+    _, _, empty_readings = creeping_tank(
+        creep=40, days=60, wash=300, seed=seed, news_after_reading=True
+    )
     assert empty_readings == 0
 
 
