@@ -731,8 +731,7 @@ class Brain:
                 estimator.believe(now, level + since, silent=True)
                 self._note_silent_delivery(line.item, delivered_at, line.packs * item.pack_size)
                 continue
-            shown = estimator.back_on_scale_at
-            if estimator.below_scale and (shown is None or shown < delivered_at):
+            if estimator.below_scale and not estimator.back_on_scale_since(delivered_at):
                 # Readings showed nothing since it came (one that lifted them off the
                 # bottom is in the level they showed, however soon a use took them below
                 # again): what the forecast says was surely there (at the service level:

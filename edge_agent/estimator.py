@@ -243,7 +243,7 @@ class LevelEstimator:
         self._repeats: deque[bool] = deque(maxlen=NOISE_SAMPLES)
         self._run = 0  # readings in a row exactly equal to the last
         self._below_scale = False  # the last reading at the bottom of a crept-down scale
-        self.back_on_scale_at: datetime | None = None  # when readings last left the bottom
+        self._back_on_scale_at: datetime | None = None  # when readings last left the bottom
         #: When a meter last showed a fresh pack full, while it shows no use of it.
         self._pinned_since: datetime | None = None
         #: Runs of readings with no use between them, for the tare creep.
@@ -761,7 +761,7 @@ class LevelEstimator:
             self._level is None
             or self._spiked_since(since)
             or (self._pending is not None and self._pending[0] >= since)
-            or (self.back_on_scale_at is not None and self.back_on_scale_at >= since)
+            or self.back_on_scale_since(since)
             or not daily_drift(self.item)  # a counter's zero does not creep
             or self.item.metered  # a new cartridge replaces the old: it never runs over
             or came_to < self.item.capacity - self._refill_tolerance()
@@ -771,6 +771,11 @@ class LevelEstimator:
         if shift > self._refill_tolerance():
             self._zero_is(self.offset - shift, ts)
         return True
+
+    def back_on_scale_since(self, since: datetime) -> bool:
+        """Whether the readings came back on the scale at ``since`` or later, after
+        reading nothing below it: what they showed then may be a delivery."""
+        return self._back_on_scale_at is not None and self._back_on_scale_at >= since
 
     def rise_waiting(self, since: datetime) -> bool:
         """Whether a rise read at ``since`` or later waits for the next reading, which
@@ -983,7 +988,7 @@ class LevelEstimator:
         now on."""
         self._pass_blind_time(ts)
         self._below_scale, self.credit = False, 0.0
-        self.back_on_scale_at = ts
+        self._back_on_scale_at = ts
         self._quiet.close()
         self._window.clear()
         self._window.append(value)
