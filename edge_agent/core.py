@@ -702,8 +702,8 @@ class Brain:
         """The shop delivered ``order`` and its grace is over: what the readings never
         showed is on the shelf all the same, less the use seen since (for a sensor below
         its scale that has shown nothing since, on top of what was surely there before;
-        for one silent since before it came, on top of the level projected from its last
-        reading, so that two deliveries in one silence both count). If the
+        for one silent or stuck since before it came, on top of the level projected from
+        its last reading, so that two deliveries in one silence both count). If the
         readings were sound when it came, and they and it make more than the store
         holds, the store ran over: it is full, and that shows where a drifting sensor's
         zero is (:meth:`LevelEstimator.ran_over`).
@@ -721,9 +721,18 @@ class Brain:
             # What the readings say is there now (a stuck sensor's, used since it stuck).
             run_out = self.forecasters[line.item].forecast(now)
             heard = estimator.last_reading
-            if run_out is not None and heard is not None and heard < delivered_at:
-                # Silent since it came: the level is projected from the last reading, and
-                # what came adds to it (two deliveries in one silence make two packs).
+            estimate = estimator.estimate
+            # A sensor stuck since before it came shows none of it either, however often
+            # it repeats itself ("milk has 1000 g left" with 2.2 kg on the shelf).
+            stuck_through = estimator.stuck and estimate is not None and estimate.ts < delivered_at
+            if (
+                run_out is not None
+                and heard is not None
+                and (heard < delivered_at or stuck_through)
+            ):
+                # Silent (or stuck) since it came: the level is projected from the last
+                # reading, and what came adds to it (two deliveries in one silence make
+                # two packs).
                 # The belief is dated at that reading, but a blind (stuck) sensor's anew.
                 projected = run_out.level_at(now)
                 since = 0.0 if estimator.blind else run_out.level - projected

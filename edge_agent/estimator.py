@@ -277,6 +277,9 @@ class LevelEstimator:
         #: The part of the credit that is deliveries made while the sensor was silent:
         #: its next readings show them (less the use meanwhile), so it goes then.
         self._silent_credit = 0.0
+        #: Whether it was credited while the sensor was stuck (still sending, its
+        #: value frozen): see :meth:`observe`.
+        self._silent_credit_stuck = False
         #: The first reading after that silence, until one differs from it: a sensor
         #: that stuck while silent repeats a value from before the deliveries.
         self._back_from_silence: float | None = None
@@ -594,7 +597,13 @@ class LevelEstimator:
             if self._back_from_silence is None and missing:
                 self._back_from_silence = value
             elif value != self._back_from_silence:
-                self._silence_shown()
+                credited_at, stuck = self.credited_at, self._silent_credit_stuck
+                taken = self._silence_shown()
+                if taken and refill is None and credited_at is not None and stuck:
+                    # Back from sticking, with no rise: what came while it was stuck was
+                    # used as the readings it never sent fell, so the credit they take
+                    # back was use (the stuck readings counted none).
+                    self._spread(credited_at, ts, taken)
         return refill
 
     def _heard_after(self, gap: float) -> bool:
@@ -617,8 +626,8 @@ class LevelEstimator:
         the shelf. A stuck sensor's level dates from its last sign of life; the news is
         newer. The credit only makes up for readings that show too little, but for a
         sensor below its scale, which shows nothing at all: the news is the level.
-        ``silent``: the news is deliveries made while the sensor was silent, which its
-        next readings will show (less the use meanwhile): the credit goes then.
+        ``silent``: the news is deliveries made while the sensor was silent, or stuck,
+        which its next readings will show (less the use meanwhile): the credit goes then.
         """
         if self._level is None or self._level_ts is None:
             return
@@ -631,6 +640,7 @@ class LevelEstimator:
         self.credited_at = ts
         if silent:
             self._silent_credit += max(self.credit - before, 0.0)
+            self._silent_credit_stuck = self.stuck
 
     def _silence_shown(self) -> float:
         """The readings show the level again after a silence: deliveries credited

@@ -1461,3 +1461,36 @@ def test_a_delivery_whose_rise_waits_for_its_next_reading_is_still_on_its_way() 
     run_out = brain.forecasters["milk"].forecast(T0 + timedelta(hours=99))
     assert run_out is not None
     assert run_out.level_at(T0 + timedelta(hours=99)) == pytest.approx(level, abs=100)
+
+
+def test_a_carton_under_a_stuck_cell_adds_to_what_was_there_and_the_use_meanwhile_counts() -> None:
+    """The cell sticks, a carton comes, and the cell stays stuck for more than
+    three days. At the grace's end the carton is believed on top of what the forecast
+    says was left, not as all there was ("milk has 1000 g left" with 2.2 kg on the
+    shelf ordered again at once). When the cell comes back, below the value it stuck at
+    (more was drunk than came), the milk drunk while it was stuck counts as use."""
+    rng = random.Random(5)
+    brain = Brain("h", [MILK])
+    level, step = 2400.0, 400 / 24
+    lines = (LinePlan("milk", 1, "due now"),)
+    brain.track(OrderDecision(request_id="r1", created_at=T0 + timedelta(hours=30), lines=lines))
+    shown = 0
+    believed_after_grace = None
+    for hour in range(150):
+        now = T0 + timedelta(hours=hour)
+        level -= step
+        if hour == 66:
+            level += 1000
+            brain.update_status("r1", "delivered", now)
+        if not 60 <= hour < 140:
+            shown = round(level + rng.gauss(0, 5))
+        brain.observe("milk", Reading(ts=now, value=shown, unit="g", seq=hour), now)
+        brain.decide(now)
+        if hour == 73:
+            run_out = brain.forecasters["milk"].forecast(now)
+            assert run_out is not None
+            believed_after_grace = run_out.level_at(now)
+            assert believed_after_grace == pytest.approx(level, abs=150)
+    assert believed_after_grace is not None
+    used = brain.estimators["milk"].consumed_between(T0 + timedelta(hours=60), now)
+    assert used == pytest.approx(step * 90, rel=0.2)
