@@ -277,9 +277,9 @@ class LevelEstimator:
         #: The part of the credit that is deliveries made while the sensor was silent:
         #: its next readings show them (less the use meanwhile), so it goes then.
         self._silent_credit = 0.0
-        #: Whether it was credited while the sensor was stuck (still sending, its
-        #: value frozen): see :meth:`observe`.
-        self._silent_credit_stuck = False
+        #: The value the sensor was stuck at (still sending, its value frozen) when it
+        #: was credited, if it was: see :meth:`observe`.
+        self._silent_credit_stuck_at: float | None = None
         #: The first reading after that silence, until one differs from it: a sensor
         #: that stuck while silent repeats a value from before the deliveries.
         self._back_from_silence: float | None = None
@@ -594,10 +594,12 @@ class LevelEstimator:
             missing = (
                 self._silent_credit > 0 and shows < self._silent_credit / 2 and self._seldom_repeats
             )
+            # Nor is a stuck sensor's value again, after a spike that ended its run.
+            stuck_at = self._silent_credit_stuck_at
             if self._back_from_silence is None and missing:
                 self._back_from_silence = value
-            elif value != self._back_from_silence:
-                credited_at, stuck = self.credited_at, self._silent_credit_stuck
+            elif value not in (self._back_from_silence, stuck_at):
+                credited_at, stuck = self.credited_at, stuck_at is not None
                 taken = self._silence_shown()
                 if taken and refill is None and credited_at is not None and stuck:
                     # Back from sticking, with no rise: what came while it was stuck was
@@ -640,7 +642,7 @@ class LevelEstimator:
         self.credited_at = ts
         if silent:
             self._silent_credit += max(self.credit - before, 0.0)
-            self._silent_credit_stuck = self.stuck
+            self._silent_credit_stuck_at = self._last_value if self.stuck else None
 
     def _silence_shown(self) -> float:
         """The readings show the level again after a silence: deliveries credited
