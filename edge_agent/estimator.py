@@ -589,12 +589,13 @@ class LevelEstimator:
             # them, a noisy sensor may have stuck while silent and come back repeating
             # a value from before them: the credit stays until it shows itself alive (a
             # later reading that differs from this one) or shows the rise. A counter
-            # repeats itself whenever nothing is used: its reading is believed.
+            # repeats itself whenever nothing is used: its reading is believed. Nor
+            # does the value a sensor was stuck at when credited take it back: a spike
+            # ends a stuck run, and the stuck value comes again after it.
             shows = self._shown(self._level) - (believed - self._silent_credit)
             missing = (
                 self._silent_credit > 0 and shows < self._silent_credit / 2 and self._seldom_repeats
             )
-            # Nor is a stuck sensor's value again, after a spike that ended its run.
             stuck_at = self._silent_credit_stuck_at
             if self._back_from_silence is None and missing:
                 self._back_from_silence = value
@@ -648,7 +649,7 @@ class LevelEstimator:
         """The readings show the level again after a silence: deliveries credited
         meanwhile are in them, less the use meanwhile. Returns the credit taken back."""
         shown, self._silent_credit = min(self._silent_credit, self.credit), 0.0
-        self._back_from_silence = None
+        self._back_from_silence = self._silent_credit_stuck_at = None
         self.credit -= shown
         return shown
 
