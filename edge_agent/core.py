@@ -702,11 +702,11 @@ class Brain:
         """The shop delivered ``order`` and its grace is over: what the readings never
         showed is on the shelf all the same, less the use seen since (for a sensor below
         its scale that has shown nothing since, on top of what was surely there before;
-        for one silent or stuck since before it came, on top of the level projected from
-        its last reading, so that two deliveries in one silence both count). If the
-        readings were sound when it came, and they and it make more than the store
-        holds, the store ran over: it is full, and that shows where a drifting sensor's
-        zero is (:meth:`LevelEstimator.ran_over`).
+        for one silent or stuck since before it came, or a counter unchanged since, on
+        top of the level projected from its last reading, so that two deliveries in one
+        silence both count). If the readings were sound when it came, and they and it
+        make more than the store holds, the store ran over: it is full, and that shows
+        where a drifting sensor's zero is (:meth:`LevelEstimator.ran_over`).
 
         A sensor whose zero drifted down shows a delivery short, or not at all once it
         reads empty while stocked, or too little to be a refill into a store fuller than
@@ -723,8 +723,17 @@ class Brain:
             heard = estimator.last_reading
             estimate = estimator.estimate
             # A sensor stuck since before it came shows none of it either, however often
-            # it repeats itself ("milk has 1000 g left" with 2.2 kg on the shelf).
-            stuck_through = estimator.stuck and estimate is not None and estimate.ts < delivered_at
+            # it repeats itself ("milk has 1000 g left" with 2.2 kg on the shelf); nor
+            # does a counter whose count has not changed since before it: a counter
+            # repeats itself whenever nothing is used, but the box would have shown
+            # ("eggs has 10 egg left" with 17 in the tray).
+            same_since = estimator.repeating_since
+            repeated = (
+                same_since is not None and heard is not None and same_since < delivered_at <= heard
+            )
+            stuck_through = repeated or (
+                estimator.stuck and estimate is not None and estimate.ts < delivered_at
+            )
             if (
                 run_out is not None
                 and heard is not None
@@ -736,8 +745,12 @@ class Brain:
                 # The belief is dated at that reading, but a blind (stuck) sensor's anew.
                 projected = run_out.level_at(now)
                 since = 0.0 if estimator.blind else run_out.level - projected
+                if repeated and same_since is not None and estimate is not None:
+                    # Nor, stuck, the use since the count last changed: the forecast's.
+                    days = (estimate.ts - same_since) / timedelta(days=1)
+                    projected = max(projected - run_out.rate_per_day * days, 0.0)
                 level = min(projected + line.packs * item.pack_size, item.capacity)
-                estimator.believe(now, level + since, silent=True)
+                estimator.believe(now, level + since, silent=True, repeated=repeated)
                 self._note_silent_delivery(line.item, delivered_at, line.packs * item.pack_size)
                 continue
             if estimator.below_scale and not estimator.back_on_scale_since(delivered_at):

@@ -280,6 +280,9 @@ class LevelEstimator:
         #: The value the sensor was stuck at (still sending, its value frozen) when it
         #: was credited, if it was: see :meth:`observe`.
         self._silent_credit_stuck_at: float | None = None
+        #: When the level read last changed (a spike, or a miscount that the median
+        #: leaves out, is no change).
+        self._changed_at: datetime | None = None
         #: The first reading after that silence, until one differs from it: a sensor
         #: that stuck while silent repeats a value from before the deliveries.
         self._back_from_silence: float | None = None
@@ -539,6 +542,13 @@ class LevelEstimator:
         """
         if self._last_ts is not None and ts <= self._last_ts:
             return None
+        level = self._level
+        refill = self._observe(ts, value)
+        if self._level != level:
+            self._changed_at = ts
+        return refill
+
+    def _observe(self, ts: datetime, value: float) -> Refill | None:
         heard, dated = self._last_ts, self._level_ts
         off_beat = heard is not None and self._heard_after((ts - heard).total_seconds())
         self._last_ts = ts
@@ -591,7 +601,9 @@ class LevelEstimator:
             # later reading that differs from this one) or shows the rise. A counter
             # repeats itself whenever nothing is used: its reading is believed. Nor
             # does the value a sensor was stuck at when credited take it back: a spike
-            # ends a stuck run, and the stuck value comes again after it.
+            # ends a stuck run, and the stuck value comes again after it; nor, for a
+            # counter credited while it read one level through the deliveries, a
+            # miscount that leaves that level as it was.
             shows = self._shown(self._level) - (believed - self._silent_credit)
             missing = (
                 self._silent_credit > 0 and shows < self._silent_credit / 2 and self._seldom_repeats
@@ -599,7 +611,7 @@ class LevelEstimator:
             stuck_at = self._silent_credit_stuck_at
             if self._back_from_silence is None and missing:
                 self._back_from_silence = value
-            elif value not in (self._back_from_silence, stuck_at):
+            elif value not in (self._back_from_silence, stuck_at) and self._level != stuck_at:
                 credited_at, stuck = self.credited_at, stuck_at is not None
                 taken = self._silence_shown()
                 if taken and refill is None and credited_at is not None and stuck:
@@ -608,6 +620,16 @@ class LevelEstimator:
                     # back was use (the stuck readings counted none).
                     self._spread(credited_at, ts, taken)
         return refill
+
+    @property
+    def repeating_since(self) -> datetime | None:
+        """For a sensor that repeats itself whenever nothing is used (a counter, a quiet
+        gauge), when the level read last changed (a miscount that the median leaves out
+        is no change). None for a noisy sensor (:attr:`stuck` tells when one stops), and
+        while a sensor reads below its scale, which shows no level at all."""
+        if self._below_scale or len(self._repeats) < 8 or self._seldom_repeats:
+            return None
+        return self._changed_at
 
     def _heard_after(self, gap: float) -> bool:
         """A reading came ``gap`` seconds after the last: keep the heartbeat; return
@@ -619,7 +641,9 @@ class LevelEstimator:
             self._beat = sorted(gaps)[3 * len(gaps) // 4]
         return gap < OFF_BEAT * self._beat
 
-    def believe(self, ts: datetime, level: float, *, silent: bool = False) -> None:
+    def believe(
+        self, ts: datetime, level: float, *, silent: bool = False, repeated: bool = False
+    ) -> None:
         """Take ``level`` as the stock at ``ts``, on news other than the readings.
 
         The news is a delivery the shop confirmed that the readings show short, or not
@@ -631,6 +655,8 @@ class LevelEstimator:
         sensor below its scale, which shows nothing at all: the news is the level.
         ``silent``: the news is deliveries made while the sensor was silent, or stuck,
         which its next readings will show (less the use meanwhile): the credit goes then.
+        ``repeated``: the sensor has read one value since before them (a counter stuck
+        through them): like a stuck sensor's, that value read again takes nothing back.
         """
         if self._level is None or self._level_ts is None:
             return
@@ -643,7 +669,8 @@ class LevelEstimator:
         self.credited_at = ts
         if silent:
             self._silent_credit += max(self.credit - before, 0.0)
-            self._silent_credit_stuck_at = self._last_value if self.stuck else None
+            stuck_at = self._level if repeated else self._last_value if self.stuck else None
+            self._silent_credit_stuck_at = stuck_at
 
     def _silence_shown(self) -> float:
         """The readings show the level again after a silence: deliveries credited

@@ -1494,3 +1494,41 @@ def test_a_carton_under_a_stuck_cell_adds_to_what_was_there_and_the_use_meanwhil
     assert believed_after_grace is not None
     used = brain.estimators["milk"].consumed_between(T0 + timedelta(hours=60), now)
     assert used == pytest.approx(step * 90, rel=0.2)
+
+
+def test_a_box_under_a_stuck_egg_counter_adds_to_what_was_there() -> None:
+    """An egg counter sticks, a box comes, and the counter reads the same all through
+    the grace. A counter repeats itself whenever nothing is used, so it is never taken
+    for stuck; but one that shows no change since before a box came shows none of the
+    box either: the box is believed on top of what the forecast says was left, not as
+    all there was ("eggs has 10 egg left" with 17 in the tray, and two boxes more
+    ordered into a tray of 30), and a miscount meanwhile does not take it back. When the
+    counter comes back, showing the box, its rise is the box believed, not a second one
+    bought by hand."""
+    brain = Brain("h", [EGGS])
+    level = 14
+    lines = (LinePlan("eggs", 1, "due now"),)
+    brain.track(OrderDecision(request_id="r1", created_at=T0 + timedelta(hours=40), lines=lines))
+    shown = level
+    believed_late = None
+    for hour in range(140):
+        now = T0 + timedelta(hours=hour)
+        if hour % 12 == 8:
+            level -= 1
+        if hour == 66:
+            level += 10
+            brain.update_status("r1", "delivered", now)
+        if not 60 <= hour < 110:
+            shown = level
+        miscount = 2 if hour in (76, 90) else 0  # a child leans on the tray
+        brain.observe("eggs", Reading(ts=now, value=shown + miscount, unit="egg", seq=hour), now)
+        brain.decide(now)
+        if hour == 100:  # 16 in the tray, the counter still stuck at 9
+            run_out = brain.forecasters["eggs"].forecast(now)
+            assert run_out is not None
+            believed_late = run_out.level_at(now)
+    # The two eggs used since the grace's end are not seen.
+    assert believed_late == pytest.approx(16, abs=2)
+    run_out = brain.forecasters["eggs"].forecast(now)
+    assert run_out is not None
+    assert run_out.level_at(now) == pytest.approx(level, abs=1.5)
