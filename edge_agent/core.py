@@ -745,9 +745,9 @@ class Brain:
                 # The belief is dated at that reading, but a blind (stuck) sensor's anew.
                 projected = run_out.level_at(now)
                 since = 0.0 if estimator.blind else run_out.level - projected
-                if repeated and same_since is not None and estimate is not None:
+                if repeated and same_since is not None:
                     # Nor, stuck, the use since the count last changed: the forecast's.
-                    days = (estimate.ts - same_since) / timedelta(days=1)
+                    days = (run_out.read_at - same_since) / timedelta(days=1)
                     projected = max(projected - run_out.rate_per_day * days, 0.0)
                 level = min(projected + line.packs * item.pack_size, item.capacity)
                 estimator.believe(now, level + since, silent=True, repeated=repeated)
