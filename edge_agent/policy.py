@@ -50,6 +50,11 @@ class PolicySettings:
     service_level: float = 0.90
     #: The same for an item that keeps (no shelf life).
     keeps_service_level: float = 0.97
+    #: The same for an item that keeps in a store of less than two packs (a water
+    #: filter's one cartridge): it cannot be topped up on the way, so each order is its
+    #: only chance not to run out, and what is left of the old pack is all an early one
+    #: costs.
+    one_pack_service_level: float = 0.99
     #: A perishable joining an order going anyway (or ordered beside stock on its way)
     #: brings only packs used before they expire in this share of futures.
     joining_use_level: float = 0.75
@@ -67,15 +72,19 @@ class PolicySettings:
     after_refusal: timedelta = timedelta(days=1)
 
     def __post_init__(self) -> None:
-        for name in ("service_level", "keeps_service_level", "joining_use_level"):
+        levels = ("service_level", "keeps_service_level", "one_pack_service_level")
+        for name in (*levels, "joining_use_level"):
             level = getattr(self, name)
             if not 0.5 <= level < 1:
                 raise ValueError(f"{name} must be in [0.5, 1), got {level}")
 
     def z(self, item: ItemSpec) -> float:
         """The item's service level as standard deviations of demand."""
-        keeps = item.shelf_life_days is None
-        return NormalDist().inv_cdf(self.keeps_service_level if keeps else self.service_level)
+        if item.shelf_life_days is not None:
+            return NormalDist().inv_cdf(self.service_level)
+        if item.capacity < 2 * item.pack_size:
+            return NormalDist().inv_cdf(self.one_pack_service_level)
+        return NormalDist().inv_cdf(self.keeps_service_level)
 
     @property
     def joining_z(self) -> float:
