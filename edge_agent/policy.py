@@ -4,8 +4,10 @@ Sans-I/O. An item is **due** when, with demand as busy as the service level allo
 (``service_level``: 0.90 means one future in ten is busier), it would run out before
 an order placed now could arrive at the slowest lead time, plus a margin. Items that
 keep (no shelf life) are held to a higher one (``keeps_service_level``): stock that
-comes early costs them nothing but room. Stock already on its way counts, so an item
-with an order coming is only ordered again when that order will not be enough.
+comes early costs them nothing but room; and those whose store holds less than two
+packs (a water filter) to a higher one still (``one_pack_service_level``). Stock
+already on its way counts, so an item with an order coming is only ordered again when
+that order will not be enough.
 
 The **quantity** fills the store up to capacity on the earliest arrival, with demand
 as quiet as the service level allows for, so that what arrives fits. Perishables are
@@ -72,8 +74,12 @@ class PolicySettings:
     after_refusal: timedelta = timedelta(days=1)
 
     def __post_init__(self) -> None:
-        levels = ("service_level", "keeps_service_level", "one_pack_service_level")
-        for name in (*levels, "joining_use_level"):
+        for name in (
+            "service_level",
+            "keeps_service_level",
+            "one_pack_service_level",
+            "joining_use_level",
+        ):
             level = getattr(self, name)
             if not 0.5 <= level < 1:
                 raise ValueError(f"{name} must be in [0.5, 1), got {level}")
