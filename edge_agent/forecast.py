@@ -7,7 +7,9 @@ consumption the estimator kept (28 days at most), and refitted every
 - **Rate.** Two recency-weighted means of the hourly use: a slow one (half-life
   :data:`SLOW_HALF_LIFE`) and a fast one (:data:`FAST_HALF_LIFE`). When the fast one
   has moved beyond what chance explains, the household's habits have shifted (a new
-  baby, a diet, guests) and the forecast follows the fast one. A fall is also tested
+  baby, a diet, guests) and the forecast follows the fast one; one item's own rise
+  only if more than one of its last days shows it (:func:`_rise_on_more_than_one_day`:
+  a brunch that empties the fridge is one busy day). A fall is also tested
   by rank (:func:`_quiet_run`): days that vary widely hide a diet from a test of the
   mean for weeks, but not the last few days all being quieter than the weeks before.
   Hours when the item was empty are left out: their demand was not seen. When the
@@ -62,6 +64,8 @@ SLOW_HALF_LIFE = 7.0  # days
 FAST_HALF_LIFE = 2.0  # days
 #: The fast rate is believed when it is this many standard errors from the slow one.
 SHIFT_Z = 2.5
+#: One item's rise is followed alone only if two of its last this many days show it.
+RISE_DAYS = 3
 #: The household is busier (guests) when its items' shifts pooled
 #: (:func:`household_shift`) pass this z.
 HOUSEHOLD_Z = 3.5
@@ -305,7 +309,11 @@ def fit(
         basis = "the household busier over the last days"
     elif not quiet and (
         shift_z < -SHIFT_Z
-        or (shift_z > SHIFT_Z and _rise_beyond_busy_days(totals, fast - slow, fast_days))
+        or (
+            shift_z > SHIFT_Z
+            and _rise_beyond_busy_days(totals, fast - slow, fast_days)
+            and _rise_on_more_than_one_day(use, known - 1 - hours, slow, daily_variance)
+        )
     ):
         # A lasting change: follow it at once when use went up, halfway when down.
         rate = fast if fast > slow else (fast + slow) / 2
@@ -353,6 +361,18 @@ def _rise_beyond_busy_days(totals: NDArray[np.float64], rise: float, days: float
     if len(totals) < 2:
         return True
     return rise > SHIFT_Z * _day_to_day_spread(totals, kept_share=1.0) / math.sqrt(days)
+
+
+def _rise_on_more_than_one_day(
+    use: NDArray[np.float64], hours_back: NDArray[np.int64], slow: float, daily_variance: float
+) -> bool:
+    """Whether the last :data:`RISE_DAYS` days hold two or more a day's spread above the
+    slow rate: one day, however busy (a brunch that takes most of a week's milk), is
+    not habits changed."""
+    day = hours_back // 24
+    recent = day < RISE_DAYS
+    totals = np.sort(np.bincount(day[recent], weights=use[recent], minlength=RISE_DAYS))
+    return bool(totals[-2] > slow + math.sqrt(daily_variance))
 
 
 def _prior_weight(hours: NDArray[np.int64], observed: NDArray[np.float64]) -> float:

@@ -151,6 +151,27 @@ def test_a_brunch_bigger_than_the_rest_is_not_use_gone_up() -> None:
     assert model.rate_per_day < 450
 
 
+def test_one_brunch_that_empties_the_fridge_is_not_use_gone_up() -> None:
+    """Weekdays take 100-330 g of milk, weekends up to 880 g. One Saturday a brunch
+    for eight takes the 1.9 kg in the fridge at once: the rise rests on that one
+    morning, the days before it no busier than usual, so it is a busy day, not habits
+    changed (followed, at 727 g a day, three cartons came on top of two on their way,
+    and waste went from none to 0.040: `weekend_heavy --seed 15`)."""
+    days = [156, 123, 233, 232, 371, 635, 442, 133, 295, 166, 270, 262, 662, 372]
+    days += [250, 186, 169, 106, 141, 884, 446, 215, 310, 185, 200, 150]
+    per_hour = []
+    for day, total in enumerate(days):
+        used_at = 9 if day % 7 >= 5 else 7  # T0 is a Monday
+        per_hour += [float(total) if hour == used_at else 0.0 for hour in range(24)]
+    per_hour += [0.0] * 9 + [1900.0, 0.0, 0.0]  # Saturday: the fridge emptied at 09:00
+    estimator = LevelEstimator(msgspec.structs.replace(MILK, capacity=20000))
+    feed_use(estimator, per_hour, sum(days) + 1900, noise=2)
+    model = fit(estimator, T0 + timedelta(days=26, hours=12))
+    assert model is not None
+    assert model.basis == "26 days of history"
+    assert model.rate_per_day < 500
+
+
 def test_a_fall_in_use_is_followed_not_taken_for_spread() -> None:
     """A diet cuts the milk from about 500 to 50 g a day. Ten days of each is one step
     in the daily totals, not days that vary by hundreds of grams: the spread of days
