@@ -366,9 +366,10 @@ def _rise_beyond_busy_days(totals: NDArray[np.float64], rise: float, days: float
 def _rise_on_more_than_one_day(
     use: NDArray[np.float64], hours_back: NDArray[np.int64], slow: float, daily_variance: float
 ) -> bool:
-    """Whether the last :data:`RISE_DAYS` days hold two or more a day's spread above the
-    slow rate: one day, however busy (a brunch that takes most of a week's milk), is
-    not habits changed."""
+    """Whether two or more of the last :data:`RISE_DAYS` days each ran a day's spread
+    above the slow rate: one day, however busy (a brunch that takes most of a week's
+    milk), is not habits changed. Days the item stood empty in count too (the busy-days
+    test leaves them out), with the use that was seen."""
     day = hours_back // 24
     recent = day < RISE_DAYS
     totals = np.sort(np.bincount(day[recent], weights=use[recent], minlength=RISE_DAYS))

@@ -155,8 +155,8 @@ def test_one_brunch_that_empties_the_fridge_is_not_use_gone_up() -> None:
     """Weekdays take 100-330 g of milk, weekends up to 880 g. One Saturday a brunch
     for eight takes the 1.9 kg in the fridge at once: the rise rests on that one
     morning, the days before it no busier than usual, so it is a busy day, not habits
-    changed (followed, at 727 g a day, three cartons came on top of two on their way,
-    and waste went from none to 0.040: `weekend_heavy --seed 15`)."""
+    changed (followed, at 727 g a day here; on `weekend_heavy --seed 15`, at 770 g,
+    three cartons came on top of two on their way and waste went from none to 0.040)."""
     days = [156, 123, 233, 232, 371, 635, 442, 133, 295, 166, 270, 262, 662, 372]
     days += [250, 186, 169, 106, 141, 884, 446, 215, 310, 185, 200, 150]
     per_hour = []
