@@ -19,6 +19,7 @@ from simulators.errors import SimulatorError
 from simulators.policies import POLICIES
 from simulators.scenario import builtin_scenario, load_scenario
 from simulators.simulate import LiveReport, record, run_live, with_days
+from simulators.targets import check_targets, targets_table
 
 
 @click.command()
@@ -198,7 +199,8 @@ def print_live_report(report: LiveReport) -> None:
     "--markdown",
     "markdown_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the comparison table here (Markdown).",
+    help="Write the comparison table here (Markdown), with Issue 6's targets when the agent,"
+    " fixed-cycle and threshold all ran.",
 )
 @click.option(
     "--charts",
@@ -243,6 +245,9 @@ def evaluate(
         ) as bar:
             results = compare(work, workers=jobs, progress=lambda _: bar.update(1))
         table = markdown_table(results)
+        checked = check_targets(result.scores for result in results)
+        if checked:
+            table += "\nIssue 6's targets, scenario by scenario:\n\n" + targets_table(checked)
         if json_path is not None:
             document = [result.scores.to_json() for result in results]
             json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
