@@ -18,6 +18,8 @@ consumption the estimator kept (28 days at most), and refitted every
 - **Prior.** While history is short, the stated ``cycle_days`` (a pack per cycle) weighs
   as much as :data:`PRIOR_DAYS` days of history, shared between the days of the week:
   a day of the week not yet seen goes by the stated rate (:func:`_prior_weight`).
+  With none stated, forecasts wait for :data:`MIN_HISTORY`, and until a whole day is
+  seen the use so far stands for the day's.
 - **Pattern.** A ridge regression (scikit-learn) of the hourly use on the hour of the day
   and the day of the week, with the same recency weights, shapes the rate into daily
   and weekly patterns. Ridge shrinks the pattern to flat while evidence is thin.
@@ -272,6 +274,13 @@ def fit(
     slow, slow_days = _daily_rate(slow_w, use)
     fast, fast_days = _daily_rate(fast_w, use)
     history_days = float(observed.sum()) / 24
+    if prior is None and history_days < 1:
+        # Less than a day, with nothing stated: the hours seen are a part of the day,
+        # the busy morning as likely as the quiet night, and spread over a whole day
+        # they would make a morning's coffee twice the day's. What they hold is the
+        # day's use so far: a day's use at least, nothing said of the rest.
+        slow = fast = slow * history_days
+        slow_days = fast_days = 1.0
 
     # The spread of single days over whole observed days (the last, aligned to now).
     cut = len(use) % 24

@@ -74,6 +74,26 @@ def test_no_forecast_without_history_or_a_stated_cycle() -> None:
     assert fit(estimator, T0 + timedelta(hours=4)) is None
 
 
+def test_a_first_morning_with_nothing_stated_is_not_taken_for_half_a_day() -> None:
+    """Coffee with no stated cycle, 60 g made at 06:00 each day. Thirteen hours of
+    readings in, the morning's 60 g is the day's use so far: spread over the 13 hours
+    it would read as 111 g a day, and a hopper with a week of beans would look due
+    within days."""
+    unstated = msgspec.structs.replace(COFFEE, cycle_days=None)
+    estimator = LevelEstimator(unstated)
+    per_hour = [60.0 if hour % 24 == 6 else 0.0 for hour in range(24 * 4)]
+    feed_use(estimator, per_hour[:15], 700)
+    first = fit(estimator, T0 + timedelta(hours=15))
+    assert first is not None
+    assert first.rate_per_day == pytest.approx(60, rel=0.1)
+    # Once whole days are seen, they speak for themselves: 60 g a day.
+    estimator = LevelEstimator(unstated)
+    feed_use(estimator, per_hour, 700)
+    later = fit(estimator, T0 + timedelta(days=4))
+    assert later is not None
+    assert later.rate_per_day == pytest.approx(60, rel=0.1)
+
+
 def test_weekly_pattern_is_learned() -> None:
     """A household that uses three times as much at weekends: the model expects a busier
     Saturday than Tuesday."""
