@@ -60,6 +60,12 @@ USE_RECORD = timedelta(days=7)
 EMPTY_DOUBTS = 3.0
 #: ... and unless its readings fell meanwhile by this share of the use expected then.
 SMALL_USES = 0.5
+#: ... and unless the same hours of the week, in the weeks before, saw less than this
+#: share of the use the silence needed stands for (a weekend is no silence for coffee
+#: made on weekdays only).
+SILENT_USE = 0.5
+#: How many weeks back the same hours are looked at.
+QUIET_WEEKS = 3
 #: The household is home when some item was used within this long.
 HOME_ACTIVITY = timedelta(hours=12)
 #: No item used for this long: the household was away (a trip), not using less.
@@ -865,7 +871,8 @@ class Brain:
         if gaps is None or now - estimator.uses[0].ts < USE_RECORD:
             return False
         usual, long = gaps
-        if now - last < max(SILENCE_GAPS * usual, LONG_GAPS * long, timedelta(days=1)):
+        silence = max(SILENCE_GAPS * usual, LONG_GAPS * long, timedelta(days=1))
+        if now - last < silence:
             return False
         # Readings that fell since as far as the household's use says are that use, in
         # steps too small to be seen one by one (a cheap cell's noise hides each cup).
@@ -873,6 +880,9 @@ class Brain:
         # have to be as quick as the household.
         model = self.forecasters[item_id].current_model(now)
         if model is not None:
+            enough = SILENT_USE * model.rate_per_day * (silence / timedelta(days=1))
+            if self._quiet_weeks_before(item_id, last, now, enough):
+                return False
             fell = estimator.consumed_between(last, now)
             expected = model.rate_per_day * (now - last) / timedelta(days=1)
             if fell > estimator.use_floor and fell >= SMALL_USES * expected:
@@ -881,6 +891,29 @@ class Brain:
         return not others or any(
             other is not None and now - other < HOME_ACTIVITY for other in others
         )
+
+    def _quiet_weeks_before(
+        self, item_id: str, last: datetime, now: datetime, enough: float
+    ) -> bool:
+        """Whether the hours from ``last`` to ``now`` went as quiet in the weeks before:
+        their use, the same hours of the week, came to less than ``enough`` on average.
+        Weeks whose hours the item stood empty or the household was away in, or before
+        its readings began, say nothing and are left out; with none left, no."""
+        estimator = self.estimators[item_id]
+        if estimator.started is None:
+            return False
+        span = range(hour_of(last) + 1, hour_of(now))
+        unseen = estimator.empty_hours | self._away_hours
+        week = 7 * 24
+        used = []
+        for back in range(week, (QUIET_WEEKS + 1) * week, week):
+            hours = [hour - back for hour in span]
+            if not hours or hours[0] <= hour_of(estimator.started):
+                break
+            if any(hour in unseen for hour in hours):
+                continue
+            used.append(sum(max(estimator.hourly.get(hour, 0.0), 0.0) for hour in hours))
+        return bool(used) and sum(used) / len(used) < enough
 
     def _plan_line(
         self,
