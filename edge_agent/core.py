@@ -851,8 +851,9 @@ class Brain:
         confirmed delivery), a level further from empty than :data:`EMPTY_DOUBTS`
         times the sensor's doubt (its noise and drifted zero) or than half full, and
         readings that fell since by :data:`SMALL_USES` of the use expected (uses too
-        small to be seen one by one). A counter has no drifting zero, so its count is
-        believed.
+        small to be seen one by one), and a silence the same hours of the week kept in
+        the weeks before too (:data:`SILENT_USE`: coffee made on weekdays only, over a
+        weekend). A counter has no drifting zero, so its count is believed.
         """
         estimator = self.estimators[item_id]
         last, estimate = estimator.last_use, estimator.estimate
